@@ -1,0 +1,88 @@
+//! The command line, in one place, so that `--help`, the man page and the shell
+//! completions are all generated from the same definition.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+use crate::collectors;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "planet",
+    version,
+    about = "What a host serves, what it depends on, and who depends on it, for node_exporter's textfile collector",
+    long_about = "planet reads the kernel's socket tables (netlink sock_diag) and per-connection TCP \
+counters, maps sockets to processes through /proc, and writes the Prometheus text format \
+atomically into node_exporter's textfile directory.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read the socket tables once (or in a loop) and write the exposition.
+    Collect(CollectArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("destination")
+        .required(true)
+        .args(["out", "stdout"]),
+))]
+pub struct CollectArgs {
+    /// Write DIR/planet.prom atomically (node_exporter's --collector.textfile.directory).
+    #[arg(long, value_name = "DIR", env = "PLANET_OUT")]
+    pub out: Option<PathBuf>,
+
+    /// Print the exposition to standard output instead of writing a file.
+    #[arg(long)]
+    pub stdout: bool,
+
+    /// Name of the file written in the --out directory; must end in .prom.
+    #[arg(long, value_name = "NAME", default_value = "planet.prom", value_parser = parse_file_name)]
+    pub file_name: String,
+
+    /// Keep collecting every --interval until SIGTERM or SIGINT.
+    #[arg(long = "loop")]
+    pub repeat: bool,
+
+    /// Time between two collections with --loop (e.g. 500ms, 15s, 1m).
+    #[arg(long, value_name = "DURATION", requires = "repeat", value_parser = parse_interval)]
+    pub interval: Option<Duration>,
+
+    /// Run only this collector (repeatable); the others are off.
+    #[arg(long = "collector", value_name = "NAME", value_parser = collectors::name_parser())]
+    pub only: Vec<String>,
+
+    /// Switch this collector off (repeatable).
+    #[arg(long = "no-collector", value_name = "NAME", value_parser = collectors::name_parser())]
+    pub disabled: Vec<String>,
+}
+
+/// Default time between two collections in `--loop` mode: node_exporter's
+/// own scrape interval is typically 15s, so fresher data would never be seen.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
+
+fn parse_file_name(name: &str) -> Result<String, String> {
+    if name.contains('/') || name.starts_with('.') {
+        return Err("must be a plain file name, not a path or a hidden file".into());
+    }
+    if name.len() <= ".prom".len() || !name.ends_with(".prom") {
+        return Err("must end in .prom (node_exporter reads only *.prom files)".into());
+    }
+    Ok(name.to_string())
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if interval.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(interval)
+}

@@ -1,0 +1,143 @@
+//! What this host serves: TCP listeners and UDP servers, one series per
+//! (protocol, process name, bind address, port).
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+
+use super::Collector;
+use crate::exposition::Family;
+use crate::snapshot::Snapshot;
+use crate::sockdiag::{state, Protocol, SockRecord};
+
+pub struct Serving;
+
+/// Whether a socket offers a service. TCP: LISTEN. UDP: bound and unconnected,
+/// outside the ephemeral range (a socket there is a client awaiting replies).
+pub fn is_serving(socket: &SockRecord, ephemeral: &RangeInclusive<u16>) -> bool {
+    match socket.protocol {
+        Protocol::Tcp => socket.state == state::LISTEN,
+        Protocol::Udp => {
+            socket.state == state::CLOSE
+                && socket.remote_port == 0
+                && socket.local_port != 0
+                && !ephemeral.contains(&socket.local_port)
+        }
+    }
+}
+
+#[derive(Default)]
+struct Backlog {
+    current: u64,
+    max: u64,
+}
+
+impl Collector for Serving {
+    fn name(&self) -> &'static str {
+        "serving"
+    }
+
+    fn collect(&mut self, snapshot: &Snapshot) -> Result<Vec<Family>, String> {
+        // Keyed by the label values, so that forked workers sharing a socket
+        // and SO_REUSEPORT groups merge into one series.
+        let mut series: BTreeMap<(Protocol, &str, String, u16), Backlog> = BTreeMap::new();
+        for socket in snapshot.sockets()? {
+            if !is_serving(socket, &snapshot.ephemeral) {
+                continue;
+            }
+            let key = (
+                socket.protocol,
+                snapshot.processes.name(socket.inode),
+                socket.local_addr.to_string(),
+                socket.local_port,
+            );
+            let backlog = series.entry(key).or_default();
+            backlog.current += u64::from(socket.recv_queue);
+            backlog.max += u64::from(socket.send_queue);
+        }
+
+        let mut serving = Family::gauge(
+            "planet_serving",
+            "A service this host offers: a listening TCP socket or a bound UDP socket outside the ephemeral port range.",
+        );
+        let mut current = Family::gauge(
+            "planet_serving_backlog",
+            "Connections waiting in the accept queue (ss -lt Recv-Q), summed over the sockets of the series.",
+        );
+        let mut max = Family::gauge(
+            "planet_serving_backlog_max",
+            "Maximum accept queue (ss -lt Send-Q), summed over the sockets of the series.",
+        );
+        for ((protocol, name, addr, port), backlog) in &series {
+            let port = port.to_string();
+            let labels = [
+                ("protocol", protocol.as_str()),
+                ("name", name),
+                ("addr", addr.as_str()),
+                ("port", port.as_str()),
+            ];
+            serving.push(labels, 1.0);
+            if *protocol == Protocol::Tcp {
+                current.push(labels, backlog.current as f64);
+                max.push(labels, backlog.max as f64);
+            }
+        }
+        Ok(vec![serving, current, max])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::render;
+
+    fn socket(
+        protocol: Protocol,
+        state: u8,
+        local: &str,
+        port: u16,
+        remote_port: u16,
+    ) -> SockRecord {
+        SockRecord {
+            protocol,
+            state,
+            local_addr: local.parse().unwrap(),
+            local_port: port,
+            remote_addr: "0.0.0.0".parse().unwrap(),
+            remote_port,
+            cookie: 0,
+            inode: 0,
+            uid: 0,
+            recv_queue: 2,
+            send_queue: 128,
+            bytes: None,
+        }
+    }
+
+    #[test]
+    fn reuseport_groups_merge_and_clients_are_not_servers() {
+        let snapshot = Snapshot::of(vec![
+            socket(Protocol::Tcp, state::LISTEN, "::", 80, 0),
+            socket(Protocol::Tcp, state::LISTEN, "::", 80, 0),
+            socket(Protocol::Tcp, state::ESTABLISHED, "10.0.0.1", 80, 5555),
+            socket(Protocol::Udp, state::CLOSE, "127.0.0.1", 53, 0),
+            socket(Protocol::Udp, state::CLOSE, "0.0.0.0", 40000, 0),
+            socket(Protocol::Udp, state::ESTABLISHED, "0.0.0.0", 54, 53),
+        ]);
+        let mut families = Serving.collect(&snapshot).unwrap();
+        assert_eq!(
+            render(&mut families),
+            "\
+# HELP planet_serving A service this host offers: a listening TCP socket or a bound UDP socket outside the ephemeral port range.
+# TYPE planet_serving gauge
+planet_serving{protocol=\"tcp\",name=\"\",addr=\"::\",port=\"80\"} 1
+planet_serving{protocol=\"udp\",name=\"\",addr=\"127.0.0.1\",port=\"53\"} 1
+# HELP planet_serving_backlog Connections waiting in the accept queue (ss -lt Recv-Q), summed over the sockets of the series.
+# TYPE planet_serving_backlog gauge
+planet_serving_backlog{protocol=\"tcp\",name=\"\",addr=\"::\",port=\"80\"} 4
+# HELP planet_serving_backlog_max Maximum accept queue (ss -lt Send-Q), summed over the sockets of the series.
+# TYPE planet_serving_backlog_max gauge
+planet_serving_backlog_max{protocol=\"tcp\",name=\"\",addr=\"::\",port=\"80\"} 256
+"
+        );
+    }
+}

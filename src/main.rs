@@ -1,0 +1,31 @@
+//! planet: what a host serves, what it depends on, and who depends on it,
+//! written for node_exporter's textfile collector.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod collectors;
+mod exposition;
+mod procmap;
+mod run;
+mod signals;
+mod snapshot;
+mod sockdiag;
+mod textfile;
+
+fn main() -> ExitCode {
+    // Usage errors exit 2 inside clap; --help and --version exit 0.
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Collect(args) => run::collect(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("planet: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Which process owns a socket: socket inode -> lowest pid -> `comm`.
+//!
+//! Only `/proc/PID/fd` links and `/proc/PID/comm` are read; never a process's
+//! command line or environment, which hold secrets.
+//!
+//! The fd walk is hand-rolled (opendir + readdirat + readlinkat on the open
+//! directory) rather than procfs's fd iterator: measured on this class of
+//! machine with 20k sockets, procfs costs ~140 ms (it stats and opens by path
+//! for every fd) against ~82 ms for this walk, and the difference alone puts a
+//! run past the performance target of a quarter of `ss -tanpi`'s time.
+
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+use std::fs;
+use std::io;
+
+/// An owner we could see: its pid and its `comm`, made valid UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub pid: u32,
+    pub name: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ProcessMap {
+    /// inode -> index into `owners`.
+    by_inode: HashMap<u32, usize>,
+    owners: Vec<Owner>,
+    /// Processes whose fd table we were not permitted to read.
+    pub denied: usize,
+}
+
+impl ProcessMap {
+    /// Maps the given socket inodes to their owners. Processes that vanish
+    /// during the walk are skipped; unreadable ones are counted in `denied`.
+    pub fn scan(inodes: impl IntoIterator<Item = u32>) -> ProcessMap {
+        let mut lowest: HashMap<u32, u32> = inodes
+            .into_iter()
+            .filter(|&inode| inode != 0)
+            .map(|inode| (inode, u32::MAX))
+            .collect();
+        let mut denied = 0;
+        if !lowest.is_empty() {
+            if let Ok(dir) = fs::read_dir("/proc") {
+                for entry in dir.flatten() {
+                    let Some(pid) = entry
+                        .file_name()
+                        .to_str()
+                        .and_then(|s| s.parse::<u32>().ok())
+                    else {
+                        continue;
+                    };
+                    match scan_fds(pid, &mut lowest) {
+                        Ok(()) => {}
+                        Err(e) if e.raw_os_error() == Some(libc::EACCES) => denied += 1,
+                        Err(_) => {} // gone, or a zombie without fds
+                    }
+                }
+            }
+        }
+
+        let mut map = ProcessMap {
+            denied,
+            ..ProcessMap::default()
+        };
+        let mut index_of_pid: HashMap<u32, usize> = HashMap::new();
+        for (inode, pid) in lowest {
+            if pid == u32::MAX {
+                continue;
+            }
+            let index = *index_of_pid.entry(pid).or_insert_with(|| {
+                map.owners.push(Owner {
+                    pid,
+                    name: read_comm(pid),
+                });
+                map.owners.len() - 1
+            });
+            map.by_inode.insert(inode, index);
+        }
+        map
+    }
+
+    pub fn owner(&self, inode: u32) -> Option<&Owner> {
+        self.by_inode.get(&inode).map(|&i| &self.owners[i])
+    }
+
+    /// The owner's name, or `""` when it is unknown.
+    pub fn name(&self, inode: u32) -> &str {
+        self.owner(inode).map_or("", |o| o.name.as_str())
+    }
+}
+
+/// `comm` as the kernel keeps it: up to 15 bytes of anything but NUL.
+fn read_comm(pid: u32) -> String {
+    match fs::read(format!("/proc/{pid}/comm")) {
+        Ok(mut bytes) => {
+            if bytes.last() == Some(&b'\n') {
+                bytes.pop();
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Closes the directory stream however the walk ends.
+struct Dir(*mut libc::DIR);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from a successful opendir and is closed once.
+        unsafe { libc::closedir(self.0) };
+    }
+}
+
+fn scan_fds(pid: u32, lowest: &mut HashMap<u32, u32>) -> io::Result<()> {
+    let path = CString::new(format!("/proc/{pid}/fd")).map_err(io::Error::other)?;
+    // SAFETY: `path` is a valid NUL-terminated string.
+    let dir = unsafe { libc::opendir(path.as_ptr()) };
+    if dir.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let dir = Dir(dir);
+    // SAFETY: `dir.0` is an open directory stream.
+    let dirfd = unsafe { libc::dirfd(dir.0) };
+    let mut link = [0u8; 64];
+    loop {
+        // SAFETY: `dir.0` is open; the entry stays valid until the next readdir.
+        let entry = unsafe { libc::readdir(dir.0) };
+        if entry.is_null() {
+            return Ok(());
+        }
+        // SAFETY: d_name is NUL-terminated within the entry.
+        let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
+        if name.to_bytes().first() == Some(&b'.') {
+            continue;
+        }
+        // SAFETY: `name` is NUL-terminated, `link` is writable for its length.
+        let len = unsafe {
+            libc::readlinkat(
+                dirfd,
+                name.as_ptr(),
+                link.as_mut_ptr().cast::<libc::c_char>(),
+                link.len(),
+            )
+        };
+        if len <= 0 {
+            continue; // closed since readdir
+        }
+        let Some(inode) = socket_inode(&link[..len as usize]) else {
+            continue;
+        };
+        if let Some(owner) = lowest.get_mut(&inode) {
+            *owner = (*owner).min(pid);
+        }
+    }
+}
+
+/// Parses the `socket:[12345]` form of an fd link.
+fn socket_inode(link: &[u8]) -> Option<u32> {
+    let digits = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn socket_links_parse() {
+        assert_eq!(socket_inode(b"socket:[12345]"), Some(12345));
+        assert_eq!(socket_inode(b"socket:[]"), None);
+        assert_eq!(socket_inode(b"pipe:[12345]"), None);
+        assert_eq!(socket_inode(b"socket:[99999999999]"), None);
+        assert_eq!(socket_inode(b"/dev/null"), None);
+    }
+
+    #[test]
+    fn finds_our_own_listener() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let link = fs::read_link(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap();
+        let inode = socket_inode(link.to_str().unwrap().as_bytes()).unwrap();
+        let map = ProcessMap::scan([inode]);
+        let owner = map.owner(inode).expect("our own socket has an owner");
+        assert_eq!(owner.pid, std::process::id());
+        assert_eq!(owner.name, read_comm(std::process::id()));
+        assert_eq!(map.name(1), "");
+    }
+}
