@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 
 use crate::collectors;
 
@@ -53,7 +54,7 @@ pub struct CollectArgs {
     pub repeat: bool,
 
     /// Time between two collections with --loop (e.g. 500ms, 15s, 1m).
-    #[arg(long, value_name = "DURATION", requires = "repeat", value_parser = parse_interval)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub interval: Option<Duration>,
 
     /// Run only this collector (repeatable); the others are off.
@@ -63,6 +64,25 @@ pub struct CollectArgs {
     /// Switch this collector off (repeatable).
     #[arg(long = "no-collector", value_name = "NAME", value_parser = collectors::name_parser())]
     pub disabled: Vec<String>,
+}
+
+impl Cli {
+    /// Parses the command line; exits 2 with clap's usage message on errors,
+    /// including combinations clap cannot express with a clear first line.
+    pub fn parse_checked() -> Cli {
+        let cli = Cli::parse();
+        match &cli.command {
+            Command::Collect(args) if args.interval.is_some() && !args.repeat => {
+                Cli::command()
+                    .error(
+                        ErrorKind::ArgumentConflict,
+                        "--interval is only used with --loop",
+                    )
+                    .exit();
+            }
+            _ => cli,
+        }
+    }
 }
 
 /// Default time between two collections in `--loop` mode: node_exporter's

@@ -3,8 +3,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod cli;
 mod collectors;
 mod exposition;
@@ -17,7 +15,7 @@ mod textfile;
 
 fn main() -> ExitCode {
     // Usage errors exit 2 inside clap; --help and --version exit 0.
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_checked();
     let result = match cli.command {
         cli::Command::Collect(args) => run::collect(args),
     };

@@ -1,0 +1,245 @@
+//! Helpers shared by the integration tests: run the built binary, give
+//! sockets to processes with chosen names, and isolate a test in a network
+//! namespace of its own.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PLANET: &str = env!("CARGO_BIN_EXE_planet");
+
+/// `planet` with the given arguments.
+pub fn planet<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = Command::new(PLANET);
+    command.args(args).env_remove("PLANET_OUT");
+    command
+}
+
+/// Runs planet, asserts it succeeded silently, and returns its stdout.
+pub fn collect_stdout(extra: &[&str]) -> String {
+    let output = planet(["collect", "--stdout"].iter().chain(extra))
+        .output()
+        .expect("run planet");
+    assert_success(&output);
+    String::from_utf8(output.stdout).expect("output is UTF-8")
+}
+
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "planet failed or was not silent: {:?}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The sample lines of one family (without HELP/TYPE).
+pub fn samples<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .collect()
+}
+
+/// The sample lines of one family that carry `port="P"` for one of `ports`.
+pub fn samples_on_ports<'a>(text: &'a str, family: &str, ports: &[u16]) -> BTreeSet<&'a str> {
+    samples(text, family)
+        .into_iter()
+        .filter(|line| {
+            ports
+                .iter()
+                .any(|p| line.contains(&format!("port=\"{p}\"")))
+        })
+        .collect()
+}
+
+/// Drops lines that differ from run to run by design (times and durations).
+pub fn without_timing(text: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            !l.starts_with("planet_collect_timestamp_seconds")
+                && !l.starts_with("planet_collector_duration_seconds")
+                && !l.starts_with("planet_snapshot_duration_seconds")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// A process whose `comm` is `name` holding the sockets handed to it: `sleep`
+/// started through a symlink of that name, inheriting the sockets' fds. The
+/// caller drops its own copies so that this process is their only owner.
+pub struct Named {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Named {
+    pub fn hold(name: impl AsRef<OsStr>, fds: &[RawFd]) -> Named {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let link = dir.path().join(name.as_ref());
+        std::os::unix::fs::symlink(which("sleep").expect("sleep(1) is installed"), &link)
+            .expect("symlink");
+        let fds = fds.to_vec();
+        let mut command = Command::new(&link);
+        command.arg("infinity").stdin(Stdio::null());
+        // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                for &fd in &fds {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("spawn named holder");
+        Named { child, _dir: dir }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// Whether CI asked for every tool: then a missing one fails the test.
+pub fn tools_required() -> bool {
+    std::env::var_os("PLANET_REQUIRE_TOOLS").is_some_and(|v| v == "1")
+}
+
+/// Skips (returns None, printing why) or, under PLANET_REQUIRE_TOOLS=1, fails.
+pub fn skip_or_fail<T>(reason: &str) -> Option<T> {
+    if tools_required() {
+        panic!("PLANET_REQUIRE_TOOLS=1 but {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+    None
+}
+
+/// A tool from PATH, or a skip with the Debian package that provides it.
+pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
+    match which(name) {
+        Some(path) => Some(path),
+        None => skip_or_fail(&format!(
+            "{name} is not installed (Debian package {package})"
+        )),
+    }
+}
+
+/// Runs `body` on a thread of its own inside a new network namespace with
+/// loopback up, so that it sees only its own sockets; processes it spawns
+/// inherit the namespace. Needs root (CAP_SYS_ADMIN); otherwise skips.
+pub fn in_own_netns<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let joined = std::thread::spawn(move || {
+        // SAFETY: plain syscall; affects only this thread.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        set_loopback_up()?;
+        Ok(body())
+    })
+    .join();
+    match joined {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(e)) => skip_or_fail(&format!("cannot make a network namespace: {e}")),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+fn set_loopback_up() -> std::io::Result<()> {
+    let socket = UdpSocket::bind("0.0.0.0:0").or_else(|_| UdpSocket::bind("[::]:0"))?;
+    // SAFETY: ifreq is plain data; the ioctls read and write only within it.
+    unsafe {
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        if libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A UDP socket bound on loopback to a port outside the kernel's ephemeral
+/// range (a server, not a client). Tries ports until one is free.
+pub fn udp_server(ip: &str) -> UdpSocket {
+    let (low, _) = ephemeral_range();
+    let seed = std::process::id() as u64 ^ Instant::now().elapsed().subsec_nanos() as u64;
+    let span = u64::from(low - 10_000);
+    for i in 0..2000u64 {
+        let port = 10_000 + ((seed.wrapping_mul(2_654_435_761) + i * 7919) % span) as u16;
+        if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip.parse().unwrap(), port)) {
+            return socket;
+        }
+    }
+    panic!("no free UDP port below the ephemeral range");
+}
+
+pub fn ephemeral_range() -> (u16, u16) {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let mut fields = text.split_whitespace().map(|f| f.parse::<u16>().unwrap());
+    (fields.next().unwrap(), fields.next().unwrap())
+}
+
+pub fn port_of(addr: std::io::Result<SocketAddr>) -> u16 {
+    addr.expect("local address").port()
+}
+
+/// Connects `n` clients to a listener without accepting them.
+pub fn queue_connections(listener: &TcpListener, n: usize) -> Vec<TcpStream> {
+    let addr = listener.local_addr().unwrap();
+    (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect()
+}
+
+/// Waits until `check` holds, for at most `limit`.
+pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
+
+/// Every file name in a directory, sorted.
+pub fn list_dir(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

@@ -1,0 +1,327 @@
+//! What planet hands to node_exporter: a file promtool and node_exporter
+//! accept, written atomically, and nothing at all when something is wrong.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// A listener owned by a process whose name holds a quote, a backslash, a
+/// line feed and a byte that is not UTF-8.
+fn hostile_listener() -> (Named, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let name = OsStr::from_bytes(b"q\"b\\n\nx\xffy");
+    (Named::hold(name, &[listener.as_raw_fd()]), port)
+}
+
+#[test]
+fn hostile_process_names_are_escaped_and_made_utf8() {
+    let (_holder, port) = hostile_listener();
+    let text = collect_stdout(&[]);
+    assert_eq!(
+        samples_on_ports(&text, "planet_serving", &[port]).into_iter().collect::<Vec<_>>(),
+        [format!(
+            "planet_serving{{protocol=\"tcp\",name=\"q\\\"b\\\\n\\nx\u{fffd}y\",addr=\"127.0.0.1\",port=\"{port}\"}} 1"
+        )]
+    );
+}
+
+#[test]
+fn promtool_accepts_the_output() {
+    let Some(promtool) = tool("promtool", "prometheus") else {
+        return;
+    };
+    let (_holder, _) = hostile_listener();
+    let text = collect_stdout(&[]);
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let result = check.wait_with_output().unwrap();
+    assert!(
+        result.status.success() && result.stdout.is_empty() && result.stderr.is_empty(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+#[test]
+fn node_exporter_reads_the_file() {
+    let Some(node_exporter) = tool("prometheus-node-exporter", "prometheus-node-exporter") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_holder, port) = hostile_listener();
+    let output = planet(["collect", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_success(&output);
+
+    let web_port = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
+    let mut exporter = Command::new(node_exporter)
+        .arg("--collector.disable-defaults")
+        .arg("--collector.textfile")
+        .arg(format!(
+            "--collector.textfile.directory={}",
+            dir.path().display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{web_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut metrics = String::new();
+    let up = wait_for(Duration::from_secs(20), || {
+        metrics = http_get(web_port, "/metrics").unwrap_or_default();
+        metrics.contains("node_textfile_scrape_error")
+    });
+    let _ = exporter.kill();
+    let _ = exporter.wait();
+    assert!(up, "node_exporter did not answer: {metrics}");
+    assert!(
+        metrics.contains("\nnode_textfile_scrape_error 0\n"),
+        "{metrics}"
+    );
+    // node_exporter sorts labels by name when it re-exposes them.
+    let line = format!(
+        "\nplanet_serving{{addr=\"127.0.0.1\",name=\"q\\\"b\\\\n\\nx\u{fffd}y\",port=\"{port}\",protocol=\"tcp\"}} 1\n"
+    );
+    assert!(metrics.contains(&line), "missing {line} in:\n{metrics}");
+    assert!(
+        metrics.contains("\nplanet_build_info{version=\""),
+        "{metrics}"
+    );
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn without_a_destination_it_says_to_pass_one() {
+    let output = planet(["collect"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("--out") && stderr.contains("--stdout"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn out_and_stdout_together_are_a_usage_error() {
+    let output = planet(["collect", "--stdout", "--out", "/tmp"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("--stdout"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn bad_flag_values_are_usage_errors_naming_the_value() {
+    for (args, value) in [
+        (
+            &["collect", "--stdout", "--loop", "--interval", "5x"][..],
+            "5x",
+        ),
+        (
+            &["collect", "--stdout", "--loop", "--interval", "0s"][..],
+            "0s",
+        ),
+        (&["collect", "--stdout", "--interval", "1s"][..], "--loop"),
+        (
+            &["collect", "--out", "/tmp", "--file-name", "planet.txt"][..],
+            "planet.txt",
+        ),
+        (
+            &["collect", "--out", "/tmp", "--file-name", "../x.prom"][..],
+            "../x.prom",
+        ),
+        (
+            &["collect", "--stdout", "--no-collector", "nope"][..],
+            "nope",
+        ),
+    ] {
+        let output = planet(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let first = stderr_of(&output).lines().next().unwrap_or("").to_string();
+        assert!(first.contains(value), "{args:?}: {first}");
+    }
+}
+
+#[test]
+fn a_missing_directory_fails_the_run_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("not-there");
+    let output = planet(["collect", "--out"]).arg(&missing).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&output),
+        format!("planet: {}: No such file or directory\n", missing.display())
+    );
+    assert!(!missing.exists());
+}
+
+/// Runs planet unable to write `dir`: as another user when we are root
+/// (root ignores permission bits), else with the directory made read-only.
+fn collect_into_unwritable(dir: &Path) -> Option<Output> {
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let mut command = if is_root {
+        let setpriv = tool("setpriv", "util-linux")?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut c = Command::new(setpriv);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", PLANET]);
+        c
+    } else {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o555)).unwrap();
+        Command::new(PLANET)
+    };
+    let output = command
+        .args(["collect", "--out"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    Some(output)
+}
+
+#[test]
+fn an_unwritable_directory_fails_and_leaves_the_previous_file() {
+    let parent = tempfile::tempdir().unwrap();
+    fs::set_permissions(parent.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = parent.path().join("textfile");
+    fs::create_dir(&dir).unwrap();
+    let previous = "# previous run\nplanet_build_info{version=\"0\"} 1\n";
+    fs::write(dir.join("planet.prom"), previous).unwrap();
+
+    let Some(output) = collect_into_unwritable(&dir) else {
+        return;
+    };
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+    // As another user it may also warn, once, that some names are hidden.
+    let stderr = stderr_of(&output);
+    let error = stderr.lines().last().unwrap_or("");
+    assert!(
+        error.starts_with(&format!("planet: {}", dir.display())),
+        "{stderr}"
+    );
+    assert!(error.contains("Permission denied"), "{stderr}");
+    assert!(stderr.lines().count() <= 2, "{stderr}");
+    assert_eq!(
+        fs::read_to_string(dir.join("planet.prom")).unwrap(),
+        previous
+    );
+    assert_eq!(list_dir(&dir), ["planet.prom"]);
+}
+
+#[test]
+fn the_file_is_mode_0644_whatever_the_umask() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 077 && exec '{PLANET}' collect --out '{}'",
+            dir.path().display()
+        ))
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let mode = fs::metadata(dir.path().join("planet.prom"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+    assert_eq!(list_dir(dir.path()), ["planet.prom"]);
+}
+
+#[test]
+fn loop_rewrites_the_file_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = planet([
+        "collect",
+        "--loop",
+        "--interval",
+        "100ms",
+        "--file-name",
+        "x.prom",
+        "--out",
+    ])
+    .arg(dir.path())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let file = dir.path().join("x.prom");
+    let stamp = || {
+        fs::read_to_string(&file).ok().and_then(|t| {
+            samples(&t, "planet_collect_timestamp_seconds")
+                .first()
+                .map(|l| l.to_string())
+        })
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || stamp().is_some()),
+        "no first write"
+    );
+    let first = stamp();
+    assert!(
+        wait_for(Duration::from_secs(10), || stamp() != first),
+        "no second write"
+    );
+
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut exited = None;
+    assert!(wait_for(Duration::from_secs(10), || {
+        exited = child.try_wait().unwrap();
+        exited.is_some()
+    }));
+    assert_eq!(exited.unwrap().code(), Some(0));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(stderr, "");
+    let text = fs::read_to_string(&file).unwrap();
+    assert!(
+        text.ends_with('\n') && text.contains("planet_loop_failures_total 0\n"),
+        "{text}"
+    );
+    assert_eq!(list_dir(dir.path()), ["x.prom"]);
+}

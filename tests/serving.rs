@@ -1,0 +1,227 @@
+//! `planet_serving`: real listeners on loopback, owned by processes with
+//! chosen names, read back from the built binary's output.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+
+use common::*;
+use socket2::{Domain, Protocol, Socket, Type};
+
+fn reuseport_listener(addr: SocketAddr) -> TcpListener {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).unwrap();
+    socket.set_reuse_port(true).unwrap();
+    socket.bind(&addr.into()).unwrap();
+    socket.listen(64).unwrap();
+    socket.into()
+}
+
+#[test]
+fn each_listener_appears_once_with_its_owners_name() {
+    let tcp4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp6 = TcpListener::bind("[::1]:0").unwrap();
+    let udp = udp_server("127.0.0.1");
+    let shared = TcpListener::bind("127.0.0.1:0").unwrap();
+    let group_a = reuseport_listener("127.0.0.1:0".parse().unwrap());
+    let group_b = reuseport_listener(group_a.local_addr().unwrap());
+    let weird = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap(); // ephemeral port: a client
+    let mapped = TcpListener::bind("[::ffff:127.0.0.1]:0").unwrap(); // IPv4-mapped IPv6
+
+    let ports = [
+        port_of(tcp4.local_addr()),
+        port_of(tcp6.local_addr()),
+        port_of(udp.local_addr()),
+        port_of(shared.local_addr()),
+        port_of(group_a.local_addr()),
+        port_of(weird.local_addr()),
+        port_of(client.local_addr()),
+        port_of(mapped.local_addr()),
+    ];
+    let _holders = [
+        Named::hold("srv-tcp4", &[tcp4.as_raw_fd()]),
+        Named::hold("srv-tcp6", &[tcp6.as_raw_fd()]),
+        Named::hold("srv-udp", &[udp.as_raw_fd()]),
+        // A forked pair: both processes hold the one socket; the lower pid names it.
+        Named::hold("pair-first", &[shared.as_raw_fd()]),
+        Named::hold("pair-second", &[shared.as_raw_fd()]),
+        Named::hold("reuse-a", &[group_a.as_raw_fd()]),
+        Named::hold("reuse-a", &[group_b.as_raw_fd()]),
+        Named::hold("we\"ird\\ nm", &[weird.as_raw_fd()]),
+        Named::hold("udp-client", &[client.as_raw_fd()]),
+        Named::hold("srv-mapped", &[mapped.as_raw_fd()]),
+    ];
+    let pair_name = if _holders[3].pid() < _holders[4].pid() {
+        "pair-first"
+    } else {
+        "pair-second"
+    };
+    drop((
+        tcp4, tcp6, udp, shared, group_a, group_b, weird, client, mapped,
+    ));
+
+    let text = collect_stdout(&[]);
+    let expected: BTreeSet<String> = [
+        format!(
+            r#"planet_serving{{protocol="tcp",name="srv-tcp4",addr="127.0.0.1",port="{}"}} 1"#,
+            ports[0]
+        ),
+        format!(
+            r#"planet_serving{{protocol="tcp",name="srv-tcp6",addr="::1",port="{}"}} 1"#,
+            ports[1]
+        ),
+        format!(
+            r#"planet_serving{{protocol="udp",name="srv-udp",addr="127.0.0.1",port="{}"}} 1"#,
+            ports[2]
+        ),
+        format!(
+            r#"planet_serving{{protocol="tcp",name="{pair_name}",addr="127.0.0.1",port="{}"}} 1"#,
+            ports[3]
+        ),
+        format!(
+            r#"planet_serving{{protocol="tcp",name="reuse-a",addr="127.0.0.1",port="{}"}} 1"#,
+            ports[4]
+        ),
+        format!(
+            r#"planet_serving{{protocol="tcp",name="we\"ird\\ nm",addr="127.0.0.1",port="{}"}} 1"#,
+            ports[5]
+        ),
+        format!(
+            r#"planet_serving{{protocol="tcp",name="srv-mapped",addr="127.0.0.1",port="{}"}} 1"#,
+            ports[7]
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let got: BTreeSet<String> = samples_on_ports(&text, "planet_serving", &ports)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(got, expected, "full output:\n{text}");
+
+    // The SO_REUSEPORT group is one series whose queue maximum is the sum.
+    let max = samples_on_ports(&text, "planet_serving_backlog_max", &ports[4..5]);
+    assert_eq!(
+        max.into_iter().collect::<Vec<_>>(),
+        [format!(
+            r#"planet_serving_backlog_max{{protocol="tcp",name="reuse-a",addr="127.0.0.1",port="{}"}} 128"#,
+            ports[4]
+        )]
+    );
+}
+
+#[test]
+fn backlog_counts_connections_waiting_to_be_accepted() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let _waiting = queue_connections(&listener, 3);
+    let text = collect_stdout(&[]);
+    let name = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let labels = format!(
+        r#"{{protocol="tcp",name="{}",addr="127.0.0.1",port="{port}"}}"#,
+        name.trim_end()
+    );
+    assert_eq!(
+        samples_on_ports(&text, "planet_serving_backlog", &[port])
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [format!("planet_serving_backlog{labels} 3")]
+    );
+    // std listens with a backlog of 128; the kernel reports it as the maximum.
+    assert_eq!(
+        samples_on_ports(&text, "planet_serving_backlog_max", &[port])
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [format!("planet_serving_backlog_max{labels} 128")]
+    );
+}
+
+#[test]
+fn two_runs_over_the_same_sockets_give_identical_bytes() {
+    in_own_netns(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _waiting = queue_connections(&listener, 2);
+        let _udp = udp_server("::1");
+        let _v6 = TcpListener::bind("[::]:0").unwrap();
+        let first = without_timing(&collect_stdout(&[]));
+        let second = without_timing(&collect_stdout(&[]));
+        assert_eq!(first, second);
+        assert_eq!(samples(&first, "planet_serving").len(), 3, "{first}");
+    });
+}
+
+/// One socket as `ss -Htulnp` shows it: protocol, address, port, owner names.
+fn ss_serving(ss: &std::path::Path) -> BTreeSet<(String, String, String, Vec<String>)> {
+    let output = Command::new(ss).arg("-Htulnp").output().expect("run ss");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (addr, port) = fields[4].rsplit_once(':').unwrap();
+            let addr = addr.trim_start_matches('[').trim_end_matches(']');
+            let addr = if addr == "*" { "::" } else { addr }.to_string();
+            // users:(("name",pid=1,fd=3),("other",pid=2,fd=3))
+            let names = line
+                .split("(\"")
+                .skip(1)
+                .filter_map(|s| s.split_once("\",pid=").map(|(name, _)| name.to_string()))
+                .collect();
+            (fields[0].to_string(), addr, port.to_string(), names)
+        })
+        .collect()
+}
+
+#[test]
+fn serving_set_equals_what_ss_reports() {
+    let Some(ss) = tool("ss", "iproute2") else {
+        return;
+    };
+    in_own_netns(move || {
+        let tcp4 = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp6 = TcpListener::bind("[::1]:0").unwrap();
+        let udp4 = udp_server("127.0.0.1");
+        let udp6 = udp_server("::1");
+        let group_a = reuseport_listener("127.0.0.1:0".parse().unwrap());
+        let group_b = reuseport_listener(group_a.local_addr().unwrap());
+        let _holders = [
+            Named::hold("ss-tcp4", &[tcp4.as_raw_fd()]),
+            Named::hold("ss-tcp6", &[tcp6.as_raw_fd()]),
+            Named::hold("ss-udp4", &[udp4.as_raw_fd()]),
+            Named::hold("ss-udp6", &[udp6.as_raw_fd()]),
+            Named::hold("ss-group", &[group_a.as_raw_fd(), group_b.as_raw_fd()]),
+        ];
+        drop((tcp4, tcp6, udp4, udp6, group_a, group_b));
+
+        let from_ss: BTreeSet<String> = ss_serving(&ss)
+            .into_iter()
+            .map(|(proto, addr, port, names)| {
+                assert_eq!(names.len(), 1, "one owner per socket here");
+                format!(r#"planet_serving{{protocol="{proto}",name="{}",addr="{addr}",port="{port}"}} 1"#, names[0])
+            })
+            .collect();
+        let text = collect_stdout(&[]);
+        let from_planet: BTreeSet<String> = samples(&text, "planet_serving")
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(from_planet, from_ss);
+        assert_eq!(from_planet.len(), 5, "the reuseport pair is one series");
+    });
+}
+
+#[test]
+fn a_udp_client_on_an_ephemeral_port_is_not_a_server() {
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = port_of(client.local_addr());
+    let (low, high) = ephemeral_range();
+    assert!((low..=high).contains(&port));
+    let text = collect_stdout(&[]);
+    assert!(
+        samples_on_ports(&text, "planet_serving", &[port]).is_empty(),
+        "{text}"
+    );
+}
