@@ -1,0 +1,186 @@
+//! `cargo bench --bench collect [-- N ...]`: wall time and peak RSS of
+//! `planet collect --stdout` against `ss -tanpi` and `ss -tanp` over the same
+//! N loopback connections, runs alternating, medians reported with ratios.
+//!
+//! The connections are held by worker processes (this binary re-executed),
+//! each under the per-process open-file limit, talking to several listeners.
+//! Traffic stays on loopback.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PLANET: &str = env!("CARGO_BIN_EXE_planet");
+/// Connections per worker: both ends live in the worker, so 2 fds each.
+const PER_WORKER: usize = 4000;
+const ROUNDS: usize = 9;
+
+fn main() {
+    if let Ok(spec) = std::env::var("PLANET_BENCH_WORKER") {
+        worker(spec.parse().expect("connection count"));
+        return;
+    }
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![1000, 10_000]
+    } else {
+        sizes
+    };
+    println!(
+        "| connections | command | wall median | wall min | peak RSS median | planet/ss wall |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|");
+    for n in sizes {
+        bench(n);
+    }
+}
+
+/// Holds `n` established loopback connections until stdin closes.
+fn worker(n: usize) {
+    raise_nofile_limit();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::with_capacity(2 * n);
+    for _ in 0..n {
+        let client = TcpStream::connect(addr).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        held.push(client);
+        held.push(server);
+    }
+    // Move a few bytes each way so tcp_info counters are non-zero.
+    for pair in held.chunks_mut(2) {
+        pair[0].write_all(b"ping").unwrap();
+        pair[1].write_all(b"pong").unwrap();
+    }
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+}
+
+fn raise_nofile_limit() {
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+fn start_workers(n: usize) -> Vec<Child> {
+    let mut workers = Vec::new();
+    let mut left = n;
+    while left > 0 {
+        let count = left.min(PER_WORKER);
+        left -= count;
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env("PLANET_BENCH_WORKER", count.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn worker");
+        let mut ready = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(
+            ready.trim(),
+            "ready",
+            "worker failed to set up {count} connections"
+        );
+        workers.push(child);
+    }
+    workers
+}
+
+struct Measure {
+    wall: Duration,
+    max_rss_kib: i64,
+}
+
+/// Runs a command to completion (output discarded) and reads its peak RSS.
+// The child is reaped by wait4, which std cannot see, to get its rusage.
+#[allow(clippy::zombie_processes)]
+fn measure(program: &str, args: &[&str]) -> Measure {
+    let start = Instant::now();
+    let child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut status = 0;
+    // SAFETY: rusage is plain data filled by the kernel.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(rc, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{program} failed"
+    );
+    Measure {
+        wall,
+        max_rss_kib: usage.ru_maxrss,
+    }
+}
+
+fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn bench(n: usize) {
+    let workers = start_workers(n);
+    let commands: [(&str, &str, &[&str]); 3] = [
+        ("planet collect --stdout", PLANET, &["collect", "--stdout"]),
+        ("ss -tanpi", "ss", &["-tanpi"]),
+        ("ss -tanp", "ss", &["-tanp"]),
+    ];
+    let mut results: Vec<Vec<Measure>> = commands.iter().map(|_| Vec::new()).collect();
+    for round in 0..=ROUNDS {
+        for (i, (_, program, args)) in commands.iter().enumerate() {
+            let m = measure(program, args);
+            if round > 0 {
+                results[i].push(m); // round 0 warms caches
+            }
+        }
+    }
+    let medians: Vec<Duration> = results
+        .iter()
+        .map(|r| median(r.iter().map(|m| m.wall).collect()))
+        .collect();
+    for (i, (label, _, _)) in commands.iter().enumerate() {
+        let min = results[i].iter().map(|m| m.wall).min().unwrap();
+        let rss = median(results[i].iter().map(|m| m.max_rss_kib).collect());
+        let ratio = if i == 0 {
+            format!(
+                "{:.2}x ss -tanpi, {:.2}x ss -tanp",
+                medians[0].as_secs_f64() / medians[1].as_secs_f64(),
+                medians[0].as_secs_f64() / medians[2].as_secs_f64()
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "| {n} | `{label}` | {:.1} ms | {:.1} ms | {:.1} MiB | {ratio} |",
+            medians[i].as_secs_f64() * 1e3,
+            min.as_secs_f64() * 1e3,
+            rss as f64 / 1024.0
+        );
+    }
+    for mut worker in workers {
+        drop(worker.stdin.take());
+        let _ = worker.wait();
+    }
+}
