@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
+use ipnet::IpNet;
 
 use crate::collectors;
 
@@ -57,6 +58,23 @@ pub struct CollectArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub interval: Option<Duration>,
 
+    /// Where counters persist between runs [default: $STATE_DIRECTORY/planet.state
+    /// under systemd, else /var/lib/planet/planet.state with --out; none with --stdout].
+    #[arg(long, value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+
+    /// Drop a dependency series once it has had no connection for this long.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub forget_after: Duration,
+
+    /// At most this many peers per family; the rest fold into name="other".
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_peers: usize,
+
+    /// Leave out peers in this network (repeatable), e.g. 10.0.0.0/8 or ::1.
+    #[arg(long = "exclude-peer", value_name = "CIDR", value_parser = parse_cidr)]
+    pub exclude_peer: Vec<IpNet>,
+
     /// Run only this collector (repeatable); the others are off.
     #[arg(long = "collector", value_name = "NAME", value_parser = collectors::name_parser())]
     pub only: Vec<String>,
@@ -105,4 +123,14 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
         return Err("must be greater than zero".into());
     }
     Ok(interval)
+}
+
+/// A network, or a single address as a /32 or /128.
+fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    if let Ok(net) = text.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| "not an address or CIDR network (e.g. 10.0.0.0/8, fd00::/8, ::1)".into())
 }

@@ -5,12 +5,17 @@ use std::process::ExitCode;
 
 mod cli;
 mod collectors;
+mod counters;
+mod dependencies;
+mod destroy;
 mod exposition;
+mod peers;
 mod procmap;
 mod run;
 mod signals;
 mod snapshot;
 mod sockdiag;
+mod state;
 mod textfile;
 
 fn main() -> ExitCode {

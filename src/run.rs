@@ -5,30 +5,50 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::path::PathBuf;
+
 use crate::cli::{CollectArgs, DEFAULT_INTERVAL};
 use crate::collectors::{self, Collector};
+use crate::counters::Rules;
+use crate::destroy::DestroyFeed;
 use crate::exposition::{render, Family};
 use crate::signals::Signals;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{DependencyState, Snapshot};
+use crate::state::{State, StateFile, LOCK_WAIT};
 use crate::textfile;
 
 /// node_exporter runs as its own user and must be able to read the file.
 const OUTPUT_MODE: u32 = 0o644;
 
 pub fn collect(args: CollectArgs) -> Result<(), String> {
+    // Blocked before any thread starts, so every thread inherits the mask and
+    // the signals wait for `wait_until` instead of interrupting a write.
+    let signals = match args.repeat {
+        true => Some(Signals::block_term_and_int().map_err(|e| format!("signal mask: {e}"))?),
+        false => None,
+    };
+    // A missing --out directory is an operator's mistake: say so before any
+    // state is touched. (Under --loop a directory that vanishes later is
+    // logged and retried.)
+    if let Some(dir) = args.out.as_ref().filter(|_| !args.stdout) {
+        if let Err(e) = std::fs::metadata(dir) {
+            return Err(format!("{}: {}", dir.display(), textfile::plain(&e)));
+        }
+    }
+    let collectors = collectors::enabled(&args);
     let mut runner = Runner {
-        collectors: collectors::enabled(&args),
+        accounting: None,
+        collectors,
         args,
         warned: HashSet::new(),
         loop_failures: None,
     };
-    if !runner.args.repeat {
-        return runner.once();
+    if runner.collectors.iter().any(|c| c.name() == "dependencies") {
+        runner.accounting = Some(Accounting::start(&runner.args, &mut runner.warned)?);
     }
-
-    // Blocked before any thread starts, so every thread inherits the mask and
-    // the signals wait for `wait_until` instead of interrupting a write.
-    let signals = Signals::block_term_and_int().map_err(|e| format!("signal mask: {e}"))?;
+    let Some(signals) = signals else {
+        return runner.once();
+    };
     let interval = runner.args.interval.unwrap_or(DEFAULT_INTERVAL);
     runner.loop_failures = Some(0);
     let mut next = Instant::now();
@@ -49,7 +69,79 @@ pub fn collect(args: CollectArgs) -> Result<(), String> {
     }
 }
 
+/// The dependency counters, where they persist, and (with `--loop`) the
+/// feed of connections closed between runs.
+struct Accounting {
+    state: State,
+    file: Option<StateFile>,
+    feed: Option<DestroyFeed>,
+}
+
+impl Accounting {
+    fn start(args: &CollectArgs, warned: &mut HashSet<String>) -> Result<Accounting, String> {
+        let mut accounting = Accounting {
+            state: State::default(),
+            file: None,
+            feed: None,
+        };
+        if let Some(path) = state_path(args)? {
+            let (file, state, warning) = StateFile::open(&path, LOCK_WAIT)?;
+            if let Some(warning) = warning {
+                eprintln!("planet: warning: {warning}");
+            }
+            accounting.state = state;
+            accounting.file = Some(file);
+        }
+        if args.repeat {
+            match DestroyFeed::start() {
+                Ok(feed) => accounting.feed = Some(feed),
+                Err(e) => {
+                    let warning = format!(
+                        "sock_diag destroy notifications: {}; connections that close between two runs lose their last bytes",
+                        textfile::plain(&e)
+                    );
+                    eprintln!("planet: warning: {warning}");
+                    warned.insert(warning);
+                }
+            }
+        }
+        Ok(accounting)
+    }
+}
+
+/// The state file: as given, else systemd's state directory, else the
+/// conventional place when writing for node_exporter; `--stdout` alone keeps
+/// no state (a shell user's look must not disturb the cron job's counters).
+fn state_path(args: &CollectArgs) -> Result<Option<PathBuf>, String> {
+    if let Some(path) = &args.state_file {
+        return Ok(Some(path.clone()));
+    }
+    if args.stdout {
+        return Ok(None);
+    }
+    if let Some(dirs) = std::env::var_os("STATE_DIRECTORY") {
+        // systemd may list several, separated by ':'; the first is ours.
+        if let Some(first) = std::env::split_paths(&dirs)
+            .next()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            return Ok(Some(first.join("planet.state")));
+        }
+    }
+    let dir = PathBuf::from("/var/lib/planet");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("{}: {}", dir.display(), textfile::plain(&e)))?;
+    Ok(Some(dir.join("planet.state")))
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}
+
 struct Runner {
+    accounting: Option<Accounting>,
     args: CollectArgs,
     collectors: Vec<Box<dyn Collector>>,
     /// Warnings already printed: in `--loop` each is said once, not per run.
@@ -62,6 +154,16 @@ impl Runner {
     fn once(&mut self) -> Result<(), String> {
         let mut families = self.families();
         let text = render(&mut families);
+        // State first: if it cannot be saved, the previous output stays, so
+        // what node_exporter shows never runs ahead of what is persisted.
+        if let Some(Accounting {
+            state,
+            file: Some(file),
+            ..
+        }) = &self.accounting
+        {
+            file.save(state)?;
+        }
         match &self.args.out {
             Some(dir) if !self.args.stdout => {
                 textfile::write_atomic(dir, &self.args.file_name, text.as_bytes(), OUTPUT_MODE)
@@ -72,11 +174,14 @@ impl Runner {
 
     fn families(&mut self) -> Vec<Family> {
         let started = Instant::now();
-        let snapshot = if self.collectors.iter().any(|c| c.needs_sockets()) {
+        let mut snapshot = if self.collectors.iter().any(|c| c.needs_sockets()) {
             Snapshot::take()
         } else {
             Snapshot::of(Vec::new())
         };
+        if let Some(accounting) = &mut self.accounting {
+            account(accounting, &mut snapshot, &self.args);
+        }
         let snapshot_seconds = started.elapsed().as_secs_f64();
         for warning in &snapshot.warnings {
             self.warn(warning.clone());
@@ -123,9 +228,7 @@ impl Runner {
             self.warn(failure);
         }
 
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
+        let now = unix_now();
         families.extend([
             success,
             duration,
@@ -159,6 +262,32 @@ impl Runner {
             eprintln!("planet: warning: {warning}");
         }
     }
+}
+
+/// Brings the counters up to date with this run's sockets (and the ones
+/// destroyed since the last run) and hands the series to the collectors.
+fn account(accounting: &mut Accounting, snapshot: &mut Snapshot, args: &CollectArgs) {
+    let Ok(sockets) = snapshot.sockets() else {
+        return; // the collectors report the dump's failure
+    };
+    let destroyed = accounting
+        .feed
+        .as_ref()
+        .map(DestroyFeed::take)
+        .unwrap_or_default();
+    let rules = Rules {
+        now: unix_now().as_secs(),
+        forget_after: args.forget_after.as_secs(),
+        exclude: &args.exclude_peer,
+    };
+    accounting
+        .state
+        .counters
+        .observe(snapshot, sockets, &destroyed, &rules);
+    snapshot.dependencies = Some(DependencyState {
+        series: accounting.state.counters.series.clone(),
+        destroy_lost: accounting.feed.as_ref().map(DestroyFeed::lost),
+    });
 }
 
 fn write_stdout(text: &[u8]) -> Result<(), String> {

@@ -4,6 +4,10 @@
 
 use std::ops::RangeInclusive;
 
+use std::collections::BTreeMap;
+
+use crate::counters::Totals;
+use crate::dependencies::SeriesKey;
 use crate::procmap::ProcessMap;
 use crate::sockdiag::{self, SockRecord};
 
@@ -19,6 +23,14 @@ pub struct Snapshot {
     pub ephemeral: RangeInclusive<u16>,
     /// Problems worth one warning line each (not failures).
     pub warnings: Vec<String>,
+    /// The dependency series after this run's accounting, when it ran.
+    pub dependencies: Option<DependencyState>,
+}
+
+pub struct DependencyState {
+    pub series: BTreeMap<SeriesKey, Totals>,
+    /// With `--loop`: times destroy notifications were dropped.
+    pub destroy_lost: Option<u64>,
 }
 
 impl Snapshot {
@@ -61,6 +73,7 @@ impl Snapshot {
             processes,
             ephemeral,
             warnings,
+            dependencies: None,
         }
     }
 
@@ -72,6 +85,7 @@ impl Snapshot {
             processes: ProcessMap::default(),
             ephemeral: DEFAULT_EPHEMERAL,
             warnings: Vec::new(),
+            dependencies: None,
         }
     }
 

@@ -23,11 +23,16 @@ use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
 
 /// TCP states as the kernel numbers them (include/net/tcp_states.h).
 pub mod state {
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub const ESTABLISHED: u8 = 1;
+    pub const FIN_WAIT2: u8 = 5;
+    pub const TIME_WAIT: u8 = 6;
     /// Also the state of every unconnected UDP socket.
     pub const CLOSE: u8 = 7;
+    pub const CLOSE_WAIT: u8 = 8;
+    pub const LAST_ACK: u8 = 9;
     pub const LISTEN: u8 = 10;
+    pub const CLOSING: u8 = 11;
 }
 
 const NLMSG_ERROR: u16 = 2;
@@ -38,10 +43,16 @@ const INET_DIAG_MSG_LEN: usize = 72;
 /// `tcp_info` offsets (include/uapi/linux/tcp.h), stable since Linux 4.1.
 const TCPI_BYTES_ACKED: usize = 120;
 const TCPI_BYTES_RECEIVED: usize = 128;
+/// Linux 4.19+.
+const TCPI_BYTES_SENT: usize = 200;
+const TCPI_BYTES_RETRANS: usize = 208;
 /// The kernel sizes a dump datagram from the reader's buffer, up to 32 KiB.
 const RECV_BUF: usize = 32 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,
     Udp,
@@ -56,11 +67,14 @@ impl Protocol {
     }
 }
 
-/// The raw TCP byte counters: they include the control bytes of SYN and FIN.
+/// The raw TCP byte counters: `acked` and `received` include the control
+/// bytes of SYN and FIN; `unique_sent` (bytes sent less retransmissions,
+/// Linux 4.19+) counts data only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpBytes {
     pub acked: u64,
     pub received: u64,
+    pub unique_sent: Option<u64>,
 }
 
 /// One socket as the kernel reported it. Addresses are normalised once here:
@@ -261,9 +275,12 @@ fn parse_record(payload: &[u8], protocol: Protocol) -> io::Result<SockRecord> {
 
 /// Reads the two byte counters of a `tcp_info`, if the kernel sent that far.
 pub fn tcp_bytes(info: &[u8]) -> Option<TcpBytes> {
+    let sent = read_u64(info, TCPI_BYTES_SENT);
+    let retrans = read_u64(info, TCPI_BYTES_RETRANS);
     Some(TcpBytes {
         acked: read_u64(info, TCPI_BYTES_ACKED)?,
         received: read_u64(info, TCPI_BYTES_RECEIVED)?,
+        unique_sent: sent.zip(retrans).map(|(s, r)| s.saturating_sub(r)),
     })
 }
 
@@ -306,9 +323,14 @@ mod tests {
             tcp_bytes(&info),
             Some(TcpBytes {
                 acked: 7,
-                received: 9
+                received: 9,
+                unique_sent: None
             })
         );
+        info.resize(232, 0);
+        info[200..208].copy_from_slice(&10u64.to_ne_bytes());
+        info[208..216].copy_from_slice(&4u64.to_ne_bytes());
+        assert_eq!(tcp_bytes(&info).unwrap().unique_sent, Some(6));
     }
 
     #[test]

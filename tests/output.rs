@@ -79,12 +79,9 @@ fn node_exporter_reads_the_file() {
     let Some(node_exporter) = tool("prometheus-node-exporter", "prometheus-node-exporter") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (_holder, port) = hostile_listener();
-    let output = planet(["collect", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let output = collect_into(dir.path(), state.path()).output().unwrap();
     assert_success(&output);
 
     let web_port = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
@@ -188,18 +185,25 @@ fn bad_flag_values_are_usage_errors_naming_the_value() {
 fn a_missing_directory_fails_the_run_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("not-there");
-    let output = planet(["collect", "--out"]).arg(&missing).output().unwrap();
+    let output = collect_into(&missing, dir.path()).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr_of(&output),
         format!("planet: {}: No such file or directory\n", missing.display())
     );
     assert!(!missing.exists());
+    assert_eq!(
+        list_dir(dir.path()),
+        Vec::<String>::new(),
+        "nothing touched, not even the state"
+    );
 }
 
 /// Runs planet unable to write `dir`: as another user when we are root
 /// (root ignores permission bits), else with the directory made read-only.
-fn collect_into_unwritable(dir: &Path) -> Option<Output> {
+/// The state file goes to `state`, which that user may write.
+fn collect_into_unwritable(dir: &Path, state: &Path) -> Option<Output> {
+    fs::set_permissions(state, fs::Permissions::from_mode(0o777)).unwrap();
     let is_root = unsafe { libc::geteuid() } == 0;
     let mut command = if is_root {
         let setpriv = tool("setpriv", "util-linux")?;
@@ -214,6 +218,8 @@ fn collect_into_unwritable(dir: &Path) -> Option<Output> {
     let output = command
         .args(["collect", "--out"])
         .arg(dir)
+        .arg("--state-file")
+        .arg(state.join("planet.state"))
         .output()
         .unwrap();
     fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
@@ -229,7 +235,8 @@ fn an_unwritable_directory_fails_and_leaves_the_previous_file() {
     let previous = "# previous run\nplanet_build_info{version=\"0\"} 1\n";
     fs::write(dir.join("planet.prom"), previous).unwrap();
 
-    let Some(output) = collect_into_unwritable(&dir) else {
+    let state = tempfile::tempdir().unwrap();
+    let Some(output) = collect_into_unwritable(&dir, state.path()) else {
         return;
     };
     assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
@@ -251,12 +258,13 @@ fn an_unwritable_directory_fails_and_leaves_the_previous_file() {
 
 #[test]
 fn the_file_is_mode_0644_whatever_the_umask() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let output = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "umask 077 && exec '{PLANET}' collect --out '{}'",
-            dir.path().display()
+            "umask 077 && exec '{PLANET}' collect --out '{}' --state-file '{}/planet.state'",
+            dir.path().display(),
+            state.path().display()
         ))
         .output()
         .unwrap();
@@ -271,20 +279,12 @@ fn the_file_is_mode_0644_whatever_the_umask() {
 
 #[test]
 fn loop_rewrites_the_file_and_stops_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = planet([
-        "collect",
-        "--loop",
-        "--interval",
-        "100ms",
-        "--file-name",
-        "x.prom",
-        "--out",
-    ])
-    .arg(dir.path())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut child = collect_into(dir.path(), state.path())
+        .args(["--loop", "--interval", "100ms", "--file-name", "x.prom"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let file = dir.path().join("x.prom");
     let stamp = || {
         fs::read_to_string(&file).ok().and_then(|t| {

@@ -11,6 +11,7 @@ use crate::cli::CollectArgs;
 use crate::exposition::Family;
 use crate::snapshot::Snapshot;
 
+pub mod dependencies;
 pub mod serving;
 
 pub trait Collector {
@@ -32,7 +33,14 @@ pub trait Collector {
 type Constructor = fn(&CollectArgs) -> Box<dyn Collector>;
 
 /// Every collector, in the order they run. Register yours here.
-pub const REGISTRY: &[(&str, Constructor)] = &[("serving", |_| Box::new(serving::Serving))];
+pub const REGISTRY: &[(&str, Constructor)] = &[
+    ("serving", |_| Box::new(serving::Serving)),
+    ("dependencies", |args| {
+        Box::new(dependencies::Dependencies {
+            max_peers: args.max_peers,
+        })
+    }),
+];
 
 /// A clap parser accepting exactly the registered names.
 pub fn name_parser() -> PossibleValuesParser {

@@ -25,6 +25,17 @@ where
     command
 }
 
+/// `planet collect --out OUT` with its state file in `state_dir`: tests never
+/// touch the default state path under /var/lib.
+pub fn collect_into(out: &Path, state_dir: &Path) -> Command {
+    let mut command = planet(["collect", "--out"]);
+    command
+        .arg(out)
+        .arg("--state-file")
+        .arg(state_dir.join("planet.state"));
+    command
+}
+
 /// Runs planet, asserts it succeeded silently, and returns its stdout.
 pub fn collect_stdout(extra: &[&str]) -> String {
     let output = planet(["collect", "--stdout"].iter().chain(extra))

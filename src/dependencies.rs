@@ -1,0 +1,251 @@
+//! Dependency aggregation: which side of a dependency each connection is on,
+//! which series it belongs to, and how many payload bytes it moved.
+//!
+//! A connection whose local port is one this host serves (same protocol, same
+//! address or a wildcard listener) is downstream: a peer depends on us, and the
+//! series' port is our serving port. Every other connection is upstream: we
+//! depend on the peer, and the port is the peer's.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::collectors::serving::is_serving;
+use crate::snapshot::Snapshot;
+use crate::sockdiag::{state, Protocol, SockRecord};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// We depend on the peer.
+    Upstream,
+    /// The peer depends on us.
+    Downstream,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Upstream => "upstream",
+            Side::Downstream => "downstream",
+        }
+    }
+}
+
+/// The labels of a dependency series, before the peer is named.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SeriesKey {
+    pub side: Side,
+    pub protocol: Protocol,
+    pub process: String,
+    pub addr: IpAddr,
+    pub port: u16,
+}
+
+/// What one socket says about its dependency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub key: SeriesKey,
+    /// Counts in the open-connections gauge (false for TIME_WAIT, which only
+    /// proves a recent dependency).
+    pub open: bool,
+    /// Payload bytes so far, TCP sockets with a `tcp_info` only.
+    pub payload: Option<Payload>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Payload {
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// The host's services, for telling downstream from upstream.
+pub struct Classifier {
+    /// (protocol, port) -> bound addresses and their process names.
+    services: HashMap<(Protocol, u16), Vec<(IpAddr, String)>>,
+}
+
+impl Classifier {
+    pub fn new(snapshot: &Snapshot, sockets: &[SockRecord]) -> Classifier {
+        let mut services: HashMap<(Protocol, u16), Vec<(IpAddr, String)>> = HashMap::new();
+        for socket in sockets {
+            if is_serving(socket, &snapshot.ephemeral) {
+                let name = snapshot.processes.name(socket.inode).to_string();
+                let bound = services
+                    .entry((socket.protocol, socket.local_port))
+                    .or_default();
+                bound.push((socket.local_addr, name));
+                // Deterministic choice among several listeners: sorted, first wins.
+                bound.sort();
+            }
+        }
+        Classifier { services }
+    }
+
+    /// The service a local address and port belong to, and its process name.
+    fn service(&self, protocol: Protocol, addr: IpAddr, port: u16) -> Option<&str> {
+        let bound = self.services.get(&(protocol, port))?;
+        bound
+            .iter()
+            .find(|(a, _)| *a == addr)
+            .or_else(|| bound.iter().find(|(a, _)| covers(*a, addr)))
+            .map(|(_, name)| name.as_str())
+    }
+
+    /// Classifies a socket with the name of its owner (`""` if unknown).
+    /// None for sockets that are not connections: listeners, unconnected UDP.
+    pub fn observe(&self, socket: &SockRecord, owner: &str) -> Option<Observation> {
+        if socket.remote_port == 0 || socket.state == state::LISTEN {
+            return None;
+        }
+        let service = self.service(socket.protocol, socket.local_addr, socket.local_port);
+        let key = match service {
+            Some(listener) => SeriesKey {
+                side: Side::Downstream,
+                protocol: socket.protocol,
+                // A socket no process holds any more still belongs to the service.
+                process: if owner.is_empty() { listener } else { owner }.to_string(),
+                addr: socket.remote_addr,
+                port: socket.local_port,
+            },
+            None => SeriesKey {
+                side: Side::Upstream,
+                protocol: socket.protocol,
+                process: owner.to_string(),
+                addr: socket.remote_addr,
+                port: socket.remote_port,
+            },
+        };
+        let payload = payload(socket, key.side);
+        Some(Observation {
+            open: socket.state != state::TIME_WAIT,
+            payload,
+            key,
+        })
+    }
+}
+
+/// Whether a listener bound to `bound` accepts connections to `local`.
+fn covers(bound: IpAddr, local: IpAddr) -> bool {
+    match bound {
+        IpAddr::V4(b) => b.is_unspecified() && local.is_ipv4(),
+        // `::` also takes IPv4 (as IPv4-mapped, already folded to IPv4).
+        IpAddr::V6(b) => b.is_unspecified(),
+    }
+}
+
+/// Payload bytes of a TCP socket: what the applications wrote, without the
+/// control bytes the kernel counts.
+///
+/// Measured on Linux 6.x: `bytes_acked` counts our SYN (+1) on the side that
+/// opened the connection only (upstream), and our FIN (+1) once acked;
+/// `bytes_received` counts the peer's FIN (+1) once received, never its SYN.
+/// Sent: acked less the SYN, capped by the data bytes sent less
+/// retransmissions (Linux 4.19+), which removes the FIN in every state.
+/// Received: less the FIN in the states that follow receiving it; a socket
+/// already closed is taken to have received one if it received anything (a
+/// connection reset by its peer after sending data reads one byte low).
+pub fn payload(socket: &SockRecord, side: Side) -> Option<Payload> {
+    let bytes = socket.bytes?;
+    let syn = u64::from(side == Side::Upstream && bytes.acked > 0);
+    let acked = bytes.acked - syn;
+    let sent = match bytes.unique_sent {
+        Some(unique) => acked.min(unique),
+        None => acked.saturating_sub(u64::from(fin_acked(socket.state))),
+    };
+    let fin_in = match socket.state {
+        state::CLOSE_WAIT | state::LAST_ACK | state::CLOSING | state::TIME_WAIT => true,
+        state::CLOSE => bytes.received > 0,
+        _ => false,
+    };
+    Some(Payload {
+        sent,
+        received: bytes.received.saturating_sub(u64::from(fin_in)),
+    })
+}
+
+/// Without `bytes_sent` (kernels before 4.19): our FIN has been acked in these.
+fn fin_acked(socket_state: u8) -> bool {
+    matches!(
+        socket_state,
+        state::FIN_WAIT2 | state::TIME_WAIT | state::CLOSE
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sockdiag::TcpBytes;
+
+    fn tcp(state: u8, acked: u64, received: u64, unique_sent: Option<u64>) -> SockRecord {
+        SockRecord {
+            protocol: Protocol::Tcp,
+            state,
+            local_addr: "127.0.0.1".parse().unwrap(),
+            local_port: 40000,
+            remote_addr: "127.0.0.1".parse().unwrap(),
+            remote_port: 80,
+            cookie: 1,
+            inode: 1,
+            uid: 0,
+            recv_queue: 0,
+            send_queue: 0,
+            bytes: Some(TcpBytes {
+                acked,
+                received,
+                unique_sent,
+            }),
+        }
+    }
+
+    fn sent_received(socket: &SockRecord, side: Side) -> (u64, u64) {
+        let p = payload(socket, side).unwrap();
+        (p.sent, p.received)
+    }
+
+    /// The counter values measured on a real connection: client wrote 1000,
+    /// server wrote 70, client shut down first, then the server.
+    #[test]
+    fn control_bytes_are_taken_off_in_every_state() {
+        use Side::*;
+        // Established, after the transfers.
+        assert_eq!(
+            sent_received(&tcp(state::ESTABLISHED, 1001, 70, Some(1000)), Upstream),
+            (1000, 70)
+        );
+        assert_eq!(
+            sent_received(&tcp(state::ESTABLISHED, 70, 1000, Some(70)), Downstream),
+            (70, 1000)
+        );
+        // Client's FIN acked (FIN_WAIT2); server received it (CLOSE_WAIT).
+        assert_eq!(
+            sent_received(&tcp(state::FIN_WAIT2, 1002, 70, Some(1000)), Upstream),
+            (1000, 70)
+        );
+        assert_eq!(
+            sent_received(&tcp(state::CLOSE_WAIT, 70, 1001, Some(70)), Downstream),
+            (70, 1000)
+        );
+        // Both closed.
+        assert_eq!(
+            sent_received(&tcp(state::CLOSE, 1002, 71, Some(1000)), Upstream),
+            (1000, 70)
+        );
+        assert_eq!(
+            sent_received(&tcp(state::CLOSE, 71, 1001, Some(70)), Downstream),
+            (70, 1000)
+        );
+        // Old kernels without bytes_sent.
+        assert_eq!(
+            sent_received(&tcp(state::FIN_WAIT2, 1002, 70, None), Upstream),
+            (1000, 70)
+        );
+        assert_eq!(
+            sent_received(&tcp(state::ESTABLISHED, 1001, 70, None), Upstream),
+            (1000, 70)
+        );
+        // A connection that never completed its handshake.
+        assert_eq!(sent_received(&tcp(2, 0, 0, Some(0)), Upstream), (0, 0));
+    }
+}

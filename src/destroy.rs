@@ -1,0 +1,118 @@
+//! sock_diag destroy notifications, for `--loop`.
+//!
+//! When a TCP socket is freed the kernel multicasts its final inet_diag record
+//! with `tcp_info` and cookie (uid and inode are 0). Listening to them means a
+//! connection that closes between two samples, or opens and closes between
+//! them, is counted in full. A reader thread drains the socket continuously
+//! into a queue that each run takes; a large receive buffer rides out bursts
+//! (the default 208 KiB dropped 96% of a 4,000-connection burst, 8 MiB none).
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
+
+use crate::sockdiag::{parse_datagram, Protocol, SockRecord};
+
+/// Multicast groups (include/uapi/linux/sock_diag.h); not in the crate.
+const SKNLGRP_INET_TCP_DESTROY: u32 = 1;
+const SKNLGRP_INET6_TCP_DESTROY: u32 = 3;
+const RECEIVE_BUFFER: libc::c_int = 8 * 1024 * 1024;
+/// Beyond this many queued records (a stalled run), further ones are lost.
+const MAX_QUEUED: usize = 1 << 20;
+
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<Vec<SockRecord>>,
+    /// Times the kernel or the queue dropped notifications.
+    lost: AtomicU64,
+}
+
+pub struct DestroyFeed {
+    shared: Arc<Shared>,
+}
+
+impl DestroyFeed {
+    /// Subscribes and starts the reader thread. Fails without the privilege
+    /// to join the groups (CAP_NET_ADMIN on some kernels).
+    pub fn start() -> io::Result<DestroyFeed> {
+        let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
+        socket.bind_auto()?;
+        socket.add_membership(SKNLGRP_INET_TCP_DESTROY)?;
+        socket.add_membership(SKNLGRP_INET6_TCP_DESTROY)?;
+        set_receive_buffer(&socket);
+        let shared = Arc::new(Shared::default());
+        let reader = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("destroy-feed".into())
+            .spawn(move || read_forever(socket, &reader))?;
+        Ok(DestroyFeed { shared })
+    }
+
+    /// The records received since the last call.
+    pub fn take(&self) -> Vec<SockRecord> {
+        match self.shared.queue.lock() {
+            Ok(mut queue) => std::mem::take(&mut *queue),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+
+    pub fn lost(&self) -> u64 {
+        self.shared.lost.load(Ordering::Relaxed)
+    }
+}
+
+/// SO_RCVBUFFORCE passes rmem_max when we have CAP_NET_ADMIN; otherwise take
+/// what SO_RCVBUF allows.
+fn set_receive_buffer(socket: &Socket) {
+    let size = RECEIVE_BUFFER;
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: setsockopt reads an int from a valid pointer.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return;
+        }
+    }
+}
+
+fn read_forever(socket: Socket, shared: &Shared) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut records = Vec::new();
+    loop {
+        match socket.recv(&mut &mut buf[..], 0) {
+            Ok(len) => {
+                records.clear();
+                // A malformed notification is skipped, not fatal.
+                let _ = parse_datagram(&buf[..len], Protocol::Tcp, &mut records);
+                let mut queue = match shared.queue.lock() {
+                    Ok(queue) => queue,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                if queue.len() + records.len() > MAX_QUEUED {
+                    shared.lost.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    queue.append(&mut records);
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                shared.lost.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                // Should not happen on a bound netlink socket; don't spin.
+                shared.lost.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The state file: counter totals and the cookie table between one-shot runs.
+//!
+//! Written like the output (temporary file, fsync, rename), versioned, and
+//! guarded by a lock on `PATH.lock` so that overlapping cron runs take turns
+//! instead of losing each other's counts.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::counters::{Counters, Totals, Tracked};
+use crate::dependencies::SeriesKey;
+use crate::textfile::{self, plain};
+
+const FORMAT: &str = "planet-state";
+const VERSION: u32 = 1;
+/// How long a run waits for an overlapping run to finish.
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// The state holds peers and process names: for root's eyes only.
+const STATE_MODE: u32 = 0o600;
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct State {
+    pub counters: Counters,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OnDisk {
+    format: String,
+    version: u32,
+    series: Vec<(SeriesKey, Totals)>,
+    /// (cookie, what it had reached and where it was counted).
+    cookies: Vec<(u64, Tracked)>,
+}
+
+/// An open, locked state file. The lock lasts as long as this value.
+pub struct StateFile {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl StateFile {
+    /// Locks `path` (waiting up to `wait`) and loads it. A missing file is a
+    /// fresh start; an unreadable or foreign one is renamed aside with a
+    /// warning (returned) and the run starts fresh.
+    pub fn open(path: &Path, wait: Duration) -> Result<(StateFile, State, Option<String>), String> {
+        let lock = lock(path, wait)?;
+        let file = StateFile {
+            path: path.to_path_buf(),
+            _lock: lock,
+        };
+        let data = match fs::read(path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((file, State::default(), None))
+            }
+            Err(e) => return Err(format!("{}: {}", path.display(), plain(&e))),
+        };
+        match decode(&data) {
+            Ok(state) => Ok((file, state, None)),
+            Err(why) => {
+                let aside = with_suffix(path, ".corrupt");
+                let warning = match fs::rename(path, &aside) {
+                    Ok(()) => format!(
+                        "{}: {why}; moved to {} and starting fresh",
+                        path.display(),
+                        aside.display()
+                    ),
+                    Err(e) => {
+                        return Err(format!(
+                            "{}: {why}; cannot move it aside: {}",
+                            path.display(),
+                            plain(&e)
+                        ))
+                    }
+                };
+                Ok((file, State::default(), Some(warning)))
+            }
+        }
+    }
+
+    pub fn save(&self, state: &State) -> Result<(), String> {
+        let data = encode(state);
+        let dir = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = self
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("{}: not a file name", self.path.display()))?;
+        textfile::write_atomic(dir, name, &data, STATE_MODE)
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn lock(path: &Path, wait: Duration) -> Result<File, String> {
+    let lock_path = with_suffix(path, ".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("{}: {}", lock_path.display(), plain(&e)))?;
+    let started = Instant::now();
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(file);
+        }
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(format!("{}: {}", lock_path.display(), plain(&error)));
+        }
+        if started.elapsed() >= wait {
+            return Err(format!(
+                "{}: locked by another planet run; gave up after {}",
+                lock_path.display(),
+                humantime::format_duration(wait)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn encode(state: &State) -> Vec<u8> {
+    let on_disk = OnDisk {
+        format: FORMAT.into(),
+        version: VERSION,
+        series: state
+            .counters
+            .series
+            .iter()
+            .map(|(k, t)| (k.clone(), *t))
+            .collect(),
+        cookies: state
+            .counters
+            .cookies
+            .iter()
+            .map(|(c, t)| (*c, t.clone()))
+            .collect(),
+    };
+    // Serialising plain data to memory cannot fail.
+    let mut data = serde_json::to_vec(&on_disk).unwrap_or_default();
+    data.push(b'\n');
+    data
+}
+
+fn decode(data: &[u8]) -> Result<State, String> {
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return Err("empty state file".into());
+    }
+    #[derive(Deserialize)]
+    struct Header {
+        format: String,
+        version: u32,
+    }
+    let header: Header =
+        serde_json::from_slice(data).map_err(|e| format!("not a planet state file ({e})"))?;
+    if header.format != FORMAT {
+        return Err(format!(
+            "not a planet state file (format {:?})",
+            header.format
+        ));
+    }
+    if header.version != VERSION {
+        return Err(format!(
+            "state file version {} is not {VERSION}",
+            header.version
+        ));
+    }
+    let on_disk: OnDisk =
+        serde_json::from_slice(data).map_err(|e| format!("corrupt state file ({e})"))?;
+    let mut state = State::default();
+    state.counters.series = on_disk.series.into_iter().collect();
+    state.counters.cookies = on_disk.cookies.into_iter().collect();
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dependencies::{Payload, Side};
+    use crate::sockdiag::Protocol;
+
+    fn sample() -> State {
+        let key = SeriesKey {
+            side: Side::Upstream,
+            protocol: Protocol::Tcp,
+            process: "we\"ird\n".into(),
+            addr: "::1".parse().unwrap(),
+            port: 6379,
+        };
+        let mut state = State::default();
+        state.counters.series.insert(
+            key.clone(),
+            Totals {
+                open: 0,
+                bytes: Payload {
+                    sent: 2415,
+                    received: 321415,
+                },
+                last_seen: 1_700_000_000,
+            },
+        );
+        state.counters.cookies.insert(
+            u64::MAX,
+            Tracked {
+                key,
+                seen: Payload {
+                    sent: 15,
+                    received: 1,
+                },
+            },
+        );
+        state
+    }
+
+    #[test]
+    fn round_trips() {
+        let state = sample();
+        assert_eq!(decode(&encode(&state)).unwrap(), state);
+    }
+
+    #[test]
+    fn foreign_and_broken_files_are_refused() {
+        assert_eq!(decode(b"").unwrap_err(), "empty state file");
+        assert!(decode(b"{\"format\":\"other\",\"version\":1}")
+            .unwrap_err()
+            .contains("other"));
+        assert!(decode(b"{\"format\":\"planet-state\",\"version\":9}")
+            .unwrap_err()
+            .contains("9"));
+        let text = encode(&sample());
+        assert!(decode(&text[..text.len() / 2]).is_err());
+        assert!(decode(&[0xff, 0x00, 0x13]).is_err());
+    }
+
+    #[test]
+    fn a_second_lock_times_out_naming_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("planet.state");
+        let (_held, _, _) = StateFile::open(&path, LOCK_WAIT).unwrap();
+        let Err(e) = StateFile::open(&path, Duration::from_millis(100)) else {
+            panic!("second lock succeeded")
+        };
+        assert!(
+            e.contains("planet.state.lock: locked by another planet run"),
+            "{e}"
+        );
+    }
+}
