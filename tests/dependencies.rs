@@ -1,0 +1,438 @@
+//! `planet_upstream*` / `planet_downstream*`: real connections on loopback
+//! moving known bytes, read back exactly from the built binary.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+/// The kernel's raw `tcpi_bytes_acked`, to know when a transfer is complete.
+fn bytes_acked(stream: &TcpStream) -> u64 {
+    let mut info = [0u8; 256];
+    let mut len = info.len() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info`.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0);
+    u64::from_ne_bytes(info[120..128].try_into().unwrap())
+}
+
+/// Moves `out` bytes client -> server and `back` bytes server -> client, and
+/// waits until both are acknowledged (the client's count includes its SYN).
+fn transfer(client: &mut TcpStream, server: &mut TcpStream, out: usize, back: usize) {
+    let acked_client = bytes_acked(client);
+    let acked_server = bytes_acked(server);
+    let mut sink = vec![0u8; out.max(back)];
+    client.write_all(&vec![b'o'; out]).unwrap();
+    server.read_exact(&mut sink[..out]).unwrap();
+    server.write_all(&vec![b'b'; back]).unwrap();
+    client.read_exact(&mut sink[..back]).unwrap();
+    assert!(wait_for(Duration::from_secs(5), || {
+        bytes_acked(client) == acked_client + out as u64
+            && bytes_acked(server) == acked_server + back as u64
+    }));
+}
+
+fn connect(listener: &TcpListener, from: Option<&str>) -> (TcpStream, TcpStream) {
+    let to = listener.local_addr().unwrap();
+    let client = match from {
+        None => TcpStream::connect(to).unwrap(),
+        Some(ip) => {
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(to),
+                socket2::Type::STREAM,
+                None,
+            )
+            .unwrap();
+            socket
+                .bind(&SocketAddr::new(ip.parse().unwrap(), 0).into())
+                .unwrap();
+            socket.connect(&to.into()).unwrap();
+            socket.into()
+        }
+    };
+    let (server, _) = listener.accept().unwrap();
+    (client, server)
+}
+
+/// The dependency series on one port: "family{labels}" -> value.
+fn dependency_series(text: &str, port: u16) -> BTreeMap<String, u64> {
+    let mut series = BTreeMap::new();
+    for family in [
+        "planet_upstream",
+        "planet_downstream",
+        "planet_upstream_bytes_total",
+        "planet_downstream_bytes_total",
+    ] {
+        for line in samples_on_ports(text, family, &[port]) {
+            let (labels, value) = line.rsplit_once(' ').unwrap();
+            series.insert(labels.to_string(), value.parse().unwrap());
+        }
+    }
+    series
+}
+
+fn expected(entries: &[(&str, String, u64)]) -> BTreeMap<String, u64> {
+    entries
+        .iter()
+        .map(|(family, labels, value)| (format!("{family}{{{labels}}}"), *value))
+        .collect()
+}
+
+fn known_transfer_between_named_processes(ip: &str) {
+    let listener = TcpListener::bind(SocketAddr::new(ip.parse().unwrap(), 0)).unwrap();
+    let port = port_of(listener.local_addr());
+    let mut pairs: Vec<_> = (0..3).map(|_| connect(&listener, None)).collect();
+    for (client, server) in &mut pairs {
+        transfer(client, server, 100_000, 5_000);
+    }
+    let clients: Vec<_> = pairs.iter().map(|(c, _)| c.as_raw_fd()).collect();
+    let servers: Vec<_> = pairs
+        .iter()
+        .map(|(_, s)| s.as_raw_fd())
+        .chain([listener.as_raw_fd()])
+        .collect();
+    let _client = Named::hold("dep-client", &clients);
+    let _server = Named::hold("dep-server", &servers);
+    drop((pairs, listener));
+
+    let text = collect_stdout(&[]);
+    let up = format!(
+        r#"protocol="tcp",process="dep-client",name="{ip}",domain="",addr="{ip}",port="{port}""#
+    );
+    let down = format!(
+        r#"protocol="tcp",process="dep-server",name="{ip}",domain="",addr="{ip}",port="{port}""#
+    );
+    assert_eq!(
+        dependency_series(&text, port),
+        expected(&[
+            ("planet_upstream", up.clone(), 3),
+            (
+                "planet_upstream_bytes_total",
+                format!(r#"{up},direction="in""#),
+                15_000
+            ),
+            (
+                "planet_upstream_bytes_total",
+                format!(r#"{up},direction="out""#),
+                300_000
+            ),
+            ("planet_downstream", down.clone(), 3),
+            (
+                "planet_downstream_bytes_total",
+                format!(r#"{down},direction="in""#),
+                300_000
+            ),
+            (
+                "planet_downstream_bytes_total",
+                format!(r#"{down},direction="out""#),
+                15_000
+            ),
+        ]),
+        "{text}"
+    );
+}
+
+#[test]
+fn known_transfer_between_named_processes_ipv4() {
+    known_transfer_between_named_processes("127.0.0.1");
+}
+
+#[test]
+fn known_transfer_between_named_processes_ipv6() {
+    known_transfer_between_named_processes("::1");
+}
+
+#[test]
+fn counters_never_decrease_over_50_runs_of_churn_and_keep_closed_bytes() {
+    let state = tempfile::tempdir().unwrap();
+    let state_file = state.path().join("planet.state");
+    let state_arg = state_file.to_str().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let mut open: Vec<(TcpStream, TcpStream)> = Vec::new();
+    let (mut total_out, mut total_back) = (0u64, 0u64);
+    let mut previous: BTreeMap<String, u64> = BTreeMap::new();
+    for run in 0..50usize {
+        // Open one or two connections, move more data on every open one...
+        for _ in 0..(1 + run % 2) {
+            open.push(connect(&listener, None));
+        }
+        for (i, (client, server)) in open.iter_mut().enumerate() {
+            let (out, back) = (1000 + 37 * run + i, 10 + run);
+            transfer(client, server, out, back);
+            total_out += out as u64;
+            total_back += back as u64;
+        }
+        let text = collect_stdout(&["--state-file", state_arg]);
+        let now: BTreeMap<String, u64> = dependency_series(&text, port)
+            .into_iter()
+            .filter(|(k, _)| k.contains("_bytes_total"))
+            .collect();
+        for (series, before) in &previous {
+            let after = now.get(series).copied().unwrap_or(0);
+            assert!(
+                after >= *before,
+                "run {run}: {series} went from {before} to {after}"
+            );
+        }
+        previous = now;
+        // ...then close some of them: their bytes must stay counted.
+        if run % 3 == 2 {
+            open.drain(..open.len() / 2);
+        }
+    }
+    drop(open);
+    let text = collect_stdout(&["--state-file", state_arg]);
+    let sum = |family: &str, direction: &str| -> u64 {
+        samples_on_ports(&text, family, &[port])
+            .iter()
+            .filter(|l| l.contains(&format!("direction=\"{direction}\"")))
+            .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        sum("planet_upstream_bytes_total", "out"),
+        total_out,
+        "{text}"
+    );
+    assert_eq!(sum("planet_upstream_bytes_total", "in"), total_back);
+    assert_eq!(sum("planet_downstream_bytes_total", "in"), total_out);
+    assert_eq!(sum("planet_downstream_bytes_total", "out"), total_back);
+}
+
+#[test]
+fn loop_counts_connections_that_open_and_close_between_two_samples() {
+    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let mut planet = collect_into(out.path(), state.path())
+        .args(["--loop", "--interval", "1s"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let file = out.path().join("planet.prom");
+    let stamp = || {
+        fs::read_to_string(&file).ok().and_then(|t| {
+            samples(&t, "planet_collect_timestamp_seconds")
+                .first()
+                .map(|l| l.to_string())
+        })
+    };
+    assert!(wait_for(Duration::from_secs(10), || stamp().is_some()));
+    // Right after a sample: open, use and close two connections entirely.
+    let first = stamp();
+    assert!(wait_for(Duration::from_secs(10), || stamp() != first));
+    for _ in 0..2 {
+        let (mut client, mut server) = connect(&listener, None);
+        transfer(&mut client, &mut server, 70_000, 3_000);
+        drop(client);
+        let mut rest = Vec::new();
+        server.read_to_end(&mut rest).unwrap(); // the client's FIN
+        drop(server);
+    }
+    let name = fs::read_to_string("/proc/self/comm").unwrap();
+    let up = format!(
+        r#"protocol="tcp",process="",name="127.0.0.1",domain="",addr="127.0.0.1",port="{port}""#
+    );
+    let down = format!(
+        r#"protocol="tcp",process="{}",name="127.0.0.1",domain="",addr="127.0.0.1",port="{port}""#,
+        name.trim_end()
+    );
+    let want = expected(&[
+        ("planet_upstream", up.clone(), 0),
+        (
+            "planet_upstream_bytes_total",
+            format!(r#"{up},direction="in""#),
+            6_000,
+        ),
+        (
+            "planet_upstream_bytes_total",
+            format!(r#"{up},direction="out""#),
+            140_000,
+        ),
+        ("planet_downstream", down.clone(), 0),
+        (
+            "planet_downstream_bytes_total",
+            format!(r#"{down},direction="in""#),
+            140_000,
+        ),
+        (
+            "planet_downstream_bytes_total",
+            format!(r#"{down},direction="out""#),
+            6_000,
+        ),
+    ]);
+    let mut got = BTreeMap::new();
+    let counted = wait_for(Duration::from_secs(10), || {
+        got = dependency_series(&fs::read_to_string(&file).unwrap_or_default(), port);
+        got == want
+    });
+    unsafe { libc::kill(planet.id() as i32, libc::SIGTERM) };
+    let status = planet.wait().unwrap();
+    let mut stderr = String::new();
+    planet
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(counted, "got {got:#?}\nwant {want:#?}\nstderr: {stderr}");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn an_overlapping_run_waits_for_the_lock_then_gives_up_naming_it() {
+    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    assert_success(&collect_into(out.path(), state.path()).output().unwrap());
+    let state_file = state.path().join("planet.state");
+    let before = (
+        fs::read(&state_file).unwrap(),
+        fs::read(out.path().join("planet.prom")).unwrap(),
+    );
+
+    // Another run holds the lock (as a slow run would).
+    let lock = fs::File::open(state.path().join("planet.state.lock")).unwrap();
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let output = collect_into(out.path(), state.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "planet: {}.lock: locked by another planet run; gave up after 5s\n",
+            state_file.display()
+        )
+    );
+    let after = (
+        fs::read(&state_file).unwrap(),
+        fs::read(out.path().join("planet.prom")).unwrap(),
+    );
+    assert!(before == after, "state or output changed");
+
+    // Two runs at once: the second waits its turn; both succeed.
+    drop(lock);
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            collect_into(out.path(), state.path())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for run in runs {
+        assert_success(&run.wait_with_output().unwrap());
+    }
+    assert_success(
+        &planet(["collect", "--stdout", "--state-file"])
+            .arg(&state_file)
+            .output()
+            .unwrap(),
+    );
+}
+
+#[test]
+fn a_corrupt_state_file_is_set_aside_with_one_warning() {
+    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let state_file = state.path().join("planet.state");
+    fs::write(&state_file, b"\x00\x01 not json").unwrap();
+    let output = collect_into(out.path(), state.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "planet: warning: {}: not a planet state file",
+            state_file.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("planet.state.corrupt"), "{stderr}");
+    assert_eq!(
+        fs::read(state.path().join("planet.state.corrupt")).unwrap(),
+        b"\x00\x01 not json"
+    );
+    // The fresh state is valid: the next run is silent.
+    assert_success(&collect_into(out.path(), state.path()).output().unwrap());
+}
+
+#[test]
+fn max_peers_folds_the_smallest_peers_and_exclude_peer_drops_them() {
+    let Some(promtool) = tool("promtool", "prometheus") else {
+        return;
+    };
+    in_own_netns(move || {
+        let listener = TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = port_of(listener.local_addr());
+        // Ten peers 127.0.0.2 .. 127.0.0.11; peer k moves k KiB.
+        let mut pairs = Vec::new();
+        for k in 2..12u8 {
+            let (mut client, mut server) = connect(&listener, Some(&format!("127.0.0.{k}")));
+            transfer(&mut client, &mut server, 1024 * k as usize, 0);
+            pairs.push((client, server));
+        }
+        let text = collect_stdout(&["--max-peers", "3", "--exclude-peer", "127.0.0.11"]);
+        let downstream: Vec<&str> = samples(&text, "planet_downstream_bytes_total")
+            .into_iter()
+            .filter(|l| l.contains("direction=\"in\""))
+            .collect();
+        let comm = fs::read_to_string("/proc/self/comm").unwrap();
+        let line = |name: &str, addr: &str, bytes: u64| {
+            format!(
+                r#"planet_downstream_bytes_total{{protocol="tcp",process="{}",name="{name}",domain="",addr="{addr}",port="{port}",direction="in"}} {bytes}"#,
+                comm.trim_end()
+            )
+        };
+        // Kept: the three biggest not excluded (10, 9, 8 KiB); folded: 2..7 KiB.
+        assert_eq!(
+            downstream,
+            [
+                line("127.0.0.10", "127.0.0.10", 10 * 1024),
+                line("127.0.0.8", "127.0.0.8", 8 * 1024),
+                line("127.0.0.9", "127.0.0.9", 9 * 1024),
+                line("other", "", (2..8).sum::<u64>() * 1024),
+            ],
+            "{text}"
+        );
+        assert_eq!(
+            samples(&text, "planet_peers_folded"),
+            [
+                "planet_peers_folded{family=\"downstream\"} 6",
+                "planet_peers_folded{family=\"upstream\"} 6"
+            ]
+        );
+        let mut check = std::process::Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let result = check.wait_with_output().unwrap();
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stdout)
+        );
+    });
+}
