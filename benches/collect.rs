@@ -179,8 +179,40 @@ fn bench(n: usize) {
             rss as f64 / 1024.0
         );
     }
+    bench_state(n);
     for mut worker in workers {
         drop(worker.stdin.take());
         let _ = worker.wait();
+    }
+}
+
+/// One-shot runs with a state file: the first (no state yet) and warm ones
+/// (the cookie table of every connection to read, update and write back).
+fn bench_state(n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("planet.state");
+    let args = [
+        "collect",
+        "--stdout",
+        "--state-file",
+        state.to_str().unwrap(),
+    ];
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    for _ in 0..5 {
+        let _ = std::fs::remove_file(&state);
+        cold.push(measure(PLANET, &args));
+        warm.push(measure(PLANET, &args));
+        warm.push(measure(PLANET, &args));
+    }
+    let size = std::fs::metadata(&state).map(|m| m.len()).unwrap_or(0);
+    for (label, runs) in [("first run, no state", cold), ("warm state file", warm)] {
+        println!(
+            "| {n} | `planet collect --stdout --state-file` ({label}) | {:.1} ms | {:.1} ms | {:.1} MiB | state file {:.2} MiB |",
+            median(runs.iter().map(|m| m.wall).collect()).as_secs_f64() * 1e3,
+            runs.iter().map(|m| m.wall).min().unwrap().as_secs_f64() * 1e3,
+            median(runs.iter().map(|m| m.max_rss_kib).collect()) as f64 / 1024.0,
+            size as f64 / (1024.0 * 1024.0)
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! guarded by a lock on `PATH.lock` so that overlapping cron runs take turns
 //! instead of losing each other's counts.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::counters::{Counters, Totals, Tracked};
-use crate::dependencies::SeriesKey;
+use crate::dependencies::{Payload, SeriesKey};
 use crate::textfile::{self, plain};
 
 const FORMAT: &str = "planet-state";
@@ -32,8 +33,9 @@ struct OnDisk {
     format: String,
     version: u32,
     series: Vec<(SeriesKey, Totals)>,
-    /// (cookie, what it had reached and where it was counted).
-    cookies: Vec<(u64, Tracked)>,
+    /// (cookie, index into `series`, bytes sent and received when last seen):
+    /// compact, as there is one per open TCP socket.
+    cookies: Vec<(u64, usize, u64, u64)>,
 }
 
 /// An open, locked state file. The lock lasts as long as this value.
@@ -133,21 +135,23 @@ fn lock(path: &Path, wait: Duration) -> Result<File, String> {
 }
 
 fn encode(state: &State) -> Vec<u8> {
+    let series = &state.counters.series;
+    let index: HashMap<&SeriesKey, usize> =
+        series.keys().enumerate().map(|(i, k)| (k, i)).collect();
+    let mut cookies: Vec<(u64, usize, u64, u64)> = state
+        .counters
+        .cookies
+        .iter()
+        .filter_map(|(cookie, t)| {
+            Some((*cookie, *index.get(&t.key)?, t.seen.sent, t.seen.received))
+        })
+        .collect();
+    cookies.sort_unstable();
     let on_disk = OnDisk {
         format: FORMAT.into(),
         version: VERSION,
-        series: state
-            .counters
-            .series
-            .iter()
-            .map(|(k, t)| (k.clone(), *t))
-            .collect(),
-        cookies: state
-            .counters
-            .cookies
-            .iter()
-            .map(|(c, t)| (*c, t.clone()))
-            .collect(),
+        series: series.iter().map(|(k, t)| (k.clone(), *t)).collect(),
+        cookies,
     };
     // Serialising plain data to memory cannot fail.
     let mut data = serde_json::to_vec(&on_disk).unwrap_or_default();
@@ -181,15 +185,32 @@ fn decode(data: &[u8]) -> Result<State, String> {
     let on_disk: OnDisk =
         serde_json::from_slice(data).map_err(|e| format!("corrupt state file ({e})"))?;
     let mut state = State::default();
+    let mut cookies = HashMap::with_capacity(on_disk.cookies.len());
+    for (cookie, i, sent, received) in on_disk.cookies {
+        let (key, _) = on_disk.series.get(i).ok_or_else(|| {
+            format!(
+                "corrupt state file (cookie refers to series {i} of {})",
+                on_disk.series.len()
+            )
+        })?;
+        let seen = Payload { sent, received };
+        cookies.insert(
+            cookie,
+            Tracked {
+                key: key.clone(),
+                seen,
+            },
+        );
+    }
     state.counters.series = on_disk.series.into_iter().collect();
-    state.counters.cookies = on_disk.cookies.into_iter().collect();
+    state.counters.cookies = cookies;
     Ok(state)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dependencies::{Payload, Side};
+    use crate::dependencies::Side;
     use crate::sockdiag::Protocol;
 
     fn sample() -> State {
@@ -243,6 +264,9 @@ mod tests {
         let text = encode(&sample());
         assert!(decode(&text[..text.len() / 2]).is_err());
         assert!(decode(&[0xff, 0x00, 0x13]).is_err());
+        let dangling =
+            b"{\"format\":\"planet-state\",\"version\":1,\"series\":[],\"cookies\":[[1,0,0,0]]}";
+        assert!(decode(dangling).unwrap_err().contains("series 0 of 0"));
     }
 
     #[test]
