@@ -29,6 +29,14 @@ pub struct Cli {
 pub enum Command {
     /// Read the socket tables once (or in a loop) and write the exposition.
     Collect(CollectArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -54,7 +62,7 @@ pub struct CollectArgs {
     #[arg(long = "loop")]
     pub repeat: bool,
 
-    /// Time between two collections with --loop (e.g. 500ms, 15s, 1m).
+    /// Time between two collections with --loop (e.g. 500ms, 15s, 1m) [default: 15s].
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub interval: Option<Duration>,
 

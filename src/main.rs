@@ -8,6 +8,7 @@ mod collectors;
 mod counters;
 mod dependencies;
 mod destroy;
+mod docs;
 mod exposition;
 mod peers;
 mod procmap;
@@ -23,6 +24,8 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse_checked();
     let result = match cli.command {
         cli::Command::Collect(args) => run::collect(args),
+        cli::Command::Completions { shell } => print(&docs::completions(shell)),
+        cli::Command::Man => print(&docs::man_page()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -31,4 +34,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn print(bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("stdout: {e}"))
 }

@@ -1,0 +1,55 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_planet_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_planet_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_planet_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_planet_using_subcommand
+    set -l cmd (__fish_planet_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c planet -n "__fish_planet_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c planet -n "__fish_planet_needs_command" -s V -l version -d 'Print version'
+complete -c planet -n "__fish_planet_needs_command" -f -a "collect" -d 'Read the socket tables once (or in a loop) and write the exposition'
+complete -c planet -n "__fish_planet_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c planet -n "__fish_planet_needs_command" -f -a "man" -d 'Print the man page (roff)'
+complete -c planet -n "__fish_planet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c planet -n "__fish_planet_using_subcommand collect" -l out -d 'Write DIR/planet.prom atomically (node_exporter\'s --collector.textfile.directory)' -r -F
+complete -c planet -n "__fish_planet_using_subcommand collect" -l file-name -d 'Name of the file written in the --out directory; must end in .prom' -r
+complete -c planet -n "__fish_planet_using_subcommand collect" -l interval -d 'Time between two collections with --loop (e.g. 500ms, 15s, 1m) [default: 15s]' -r
+complete -c planet -n "__fish_planet_using_subcommand collect" -l state-file -d 'Where counters persist between runs [default: $STATE_DIRECTORY/planet.state under systemd, else /var/lib/planet/planet.state with --out; none with --stdout]' -r -F
+complete -c planet -n "__fish_planet_using_subcommand collect" -l forget-after -d 'Drop a dependency series once it has had no connection for this long' -r
+complete -c planet -n "__fish_planet_using_subcommand collect" -l max-peers -d 'At most this many peers per family; the rest fold into name="other"' -r
+complete -c planet -n "__fish_planet_using_subcommand collect" -l exclude-peer -d 'Leave out peers in this network (repeatable), e.g. 10.0.0.0/8 or ::1' -r
+complete -c planet -n "__fish_planet_using_subcommand collect" -l collector -d 'Run only this collector (repeatable); the others are off' -r -f -a "serving\t''
+dependencies\t''"
+complete -c planet -n "__fish_planet_using_subcommand collect" -l no-collector -d 'Switch this collector off (repeatable)' -r -f -a "serving\t''
+dependencies\t''"
+complete -c planet -n "__fish_planet_using_subcommand collect" -l stdout -d 'Print the exposition to standard output instead of writing a file'
+complete -c planet -n "__fish_planet_using_subcommand collect" -l loop -d 'Keep collecting every --interval until SIGTERM or SIGINT'
+complete -c planet -n "__fish_planet_using_subcommand collect" -s h -l help -d 'Print help'
+complete -c planet -n "__fish_planet_using_subcommand collect" -s V -l version -d 'Print version'
+complete -c planet -n "__fish_planet_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c planet -n "__fish_planet_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c planet -n "__fish_planet_using_subcommand man" -s h -l help -d 'Print help'
+complete -c planet -n "__fish_planet_using_subcommand man" -s V -l version -d 'Print version'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect completions man help" -f -a "collect" -d 'Read the socket tables once (or in a loop) and write the exposition'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,164 @@
+#compdef planet
+
+autoload -U is-at-least
+
+_planet() {
+    typeset -A opt_args
+    typeset -a _arguments_options
+    local ret=1
+
+    if is-at-least 5.2; then
+        _arguments_options=(-s -S -C)
+    else
+        _arguments_options=(-s -C)
+    fi
+
+    local context curcontext="$curcontext" state line
+    _arguments "${_arguments_options[@]}" : \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_planet_commands" \
+"*::: :->planet" \
+&& ret=0
+    case $state in
+    (planet)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:planet-command-$line[1]:"
+        case $line[1] in
+            (collect)
+_arguments "${_arguments_options[@]}" : \
+'--out=[Write DIR/planet.prom atomically (node_exporter'\''s --collector.textfile.directory)]:DIR:_files' \
+'--file-name=[Name of the file written in the --out directory; must end in .prom]:NAME:_default' \
+'--interval=[Time between two collections with --loop (e.g. 500ms, 15s, 1m) \[default\: 15s\]]:DURATION:_default' \
+'--state-file=[Where counters persist between runs \[default\: \$STATE_DIRECTORY/planet.state under systemd, else /var/lib/planet/planet.state with --out; none with --stdout\]]:PATH:_files' \
+'--forget-after=[Drop a dependency series once it has had no connection for this long]:DURATION:_default' \
+'--max-peers=[At most this many peers per family; the rest fold into name="other"]:N:_default' \
+'*--exclude-peer=[Leave out peers in this network (repeatable), e.g. 10.0.0.0/8 or \:\:1]:CIDR:_default' \
+'*--collector=[Run only this collector (repeatable); the others are off]:NAME:(serving dependencies)' \
+'*--no-collector=[Switch this collector off (repeatable)]:NAME:(serving dependencies)' \
+'--stdout[Print the exposition to standard output instead of writing a file]' \
+'--loop[Keep collecting every --interval until SIGTERM or SIGINT]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':shell:(bash elvish fish powershell zsh)' \
+&& ret=0
+;;
+(man)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_planet__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:planet-help-command-$line[1]:"
+        case $line[1] in
+            (collect)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(man)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+}
+
+(( $+functions[_planet_commands] )) ||
+_planet_commands() {
+    local commands; commands=(
+'collect:Read the socket tables once (or in a loop) and write the exposition' \
+'completions:Print a shell completion script (bash, zsh, fish, elvish, powershell)' \
+'man:Print the man page (roff)' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'planet commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__collect_commands] )) ||
+_planet__subcmd__collect_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet collect commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__completions_commands] )) ||
+_planet__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet completions commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__help_commands] )) ||
+_planet__subcmd__help_commands() {
+    local commands; commands=(
+'collect:Read the socket tables once (or in a loop) and write the exposition' \
+'completions:Print a shell completion script (bash, zsh, fish, elvish, powershell)' \
+'man:Print the man page (roff)' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'planet help commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__help__subcmd__collect_commands] )) ||
+_planet__subcmd__help__subcmd__collect_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet help collect commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__help__subcmd__completions_commands] )) ||
+_planet__subcmd__help__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet help completions commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__help__subcmd__help_commands] )) ||
+_planet__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet help help commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__help__subcmd__man_commands] )) ||
+_planet__subcmd__help__subcmd__man_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet help man commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__man_commands] )) ||
+_planet__subcmd__man_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet man commands' commands "$@"
+}
+
+if [ "$funcstack[1]" = "_planet" ]; then
+    _planet "$@"
+else
+    compdef _planet planet
+fi

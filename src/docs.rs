@@ -1,0 +1,152 @@
+//! The man page and shell completions, generated from the clap definition so
+//! that they cannot drift from `--help`. Both are committed (`man/planet.1`,
+//! `completions/`) and a test fails when they are stale.
+
+use std::io::{self, Write};
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+
+/// The command that regenerates the committed files.
+#[cfg(test)]
+const REGENERATE: &str = "cargo run -q -- man > man/planet.1 && \
+for s in bash zsh fish; do cargo run -q -- completions $s > completions/planet.$s; done";
+
+pub fn man_page() -> Vec<u8> {
+    let cmd = Cli::command();
+    let collect = cmd
+        .find_subcommand("collect")
+        .cloned()
+        .unwrap_or_else(|| clap::Command::new("collect"));
+    // No date: the page must be reproducible from the source alone.
+    let top = clap_mangen::Man::new(cmd.clone()).manual("planet manual");
+    let options = clap_mangen::Man::new(collect);
+    let mut out = Vec::new();
+    let _ = render_man(&top, &options, &mut out);
+    out
+}
+
+fn render_man(
+    top: &clap_mangen::Man,
+    collect: &clap_mangen::Man,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    top.render_title(out)?;
+    top.render_name_section(out)?;
+    out.write_all(SYNOPSIS.as_bytes())?;
+    top.render_description_section(out)?;
+    collect.render_options_section(out)?;
+    out.write_all(SECTIONS.as_bytes())?;
+    top.render_version_section(out)
+}
+
+pub fn completions(shell: Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "planet", &mut out);
+    out
+}
+
+const SYNOPSIS: &str = r#".SH SYNOPSIS
+\fBplanet collect\fR \fB\-\-out\fR \fIDIR\fR [\fIOPTIONS\fR]
+.br
+\fBplanet collect\fR \fB\-\-stdout\fR [\fIOPTIONS\fR]
+.br
+\fBplanet collect\fR \fB\-\-out\fR \fIDIR\fR \fB\-\-loop\fR [\fB\-\-interval\fR \fIDURATION\fR] [\fIOPTIONS\fR]
+.br
+\fBplanet completions\fR \fISHELL\fR
+.br
+\fBplanet\fR [\fB\-\-help\fR|\fB\-\-version\fR]
+"#;
+
+const SECTIONS: &str = r#".SH METRICS
+.TP
+\fBplanet_serving\fR{protocol,name,addr,port}
+1 for each service: TCP sockets in LISTEN, bound unconnected UDP sockets outside the ephemeral port range.
+.TP
+\fBplanet_serving_backlog\fR, \fBplanet_serving_backlog_max\fR
+Current and maximum accept queue of a TCP service (ss \-lt Recv\-Q/Send\-Q), summed over an SO_REUSEPORT group.
+.TP
+\fBplanet_upstream\fR, \fBplanet_downstream\fR{protocol,process,name,domain,addr,port}
+Open connections to a peer this host depends on, and from a peer that depends on it.
+.TP
+\fBplanet_upstream_bytes_total\fR, \fBplanet_downstream_bytes_total\fR{...,direction}
+Payload bytes in and out over TCP, SYN and FIN taken off; never decreasing.
+.TP
+\fBplanet_peers_folded\fR{family}
+Peers beyond \fB\-\-max\-peers\fR folded into name="other".
+.TP
+\fBplanet_build_info\fR, \fBplanet_collector_success\fR, \fBplanet_collector_duration_seconds\fR, \fBplanet_snapshot_duration_seconds\fR, \fBplanet_collect_timestamp_seconds\fR
+Self\-observation; with \fB\-\-loop\fR also \fBplanet_loop_failures_total\fR and \fBplanet_destroy_events_lost_total\fR.
+.SH FILES
+.TP
+\fIDIR\fR/planet.prom
+The output, replaced atomically (temporary file \fI.planet\-*.tmp\fR, fsync, mode 0644, rename, directory fsync).
+.TP
+/var/lib/planet/planet.state, $STATE_DIRECTORY/planet.state
+Counter state between runs (mode 0600); a corrupt one is renamed to \fIplanet.state.corrupt\fR.
+.TP
+\fIplanet.state\fR.lock
+Lock taken by each run; an overlapping run waits 5 seconds, then exits 1.
+.SH "EXIT STATUS"
+.TP
+0
+Success, or \fB\-\-loop\fR ended by SIGTERM or SIGINT.
+.TP
+1
+The run failed: output directory missing or unwritable, state locked or unwritable. The previous output file is left as it was.
+.TP
+2
+Usage error: arguments that cannot be parsed or do not fit together.
+.SH ENVIRONMENT
+.TP
+PLANET_OUT
+Same as \fB\-\-out\fR.
+.TP
+STATE_DIRECTORY
+Set by systemd's StateDirectory=; the default state file goes there.
+.SH EXAMPLES
+.TP
+Every minute from cron (silent on success):
+* * * * * root /usr/bin/planet collect \-\-out /var/lib/node_exporter/textfile
+.TP
+From the shipped systemd timer:
+systemctl enable \-\-now planet.timer
+.TP
+Continuously, every 15 seconds:
+planet collect \-\-out /var/lib/node_exporter/textfile \-\-loop \-\-interval 15s
+.TP
+A look from a shell:
+planet collect \-\-stdout
+.SH "SEE ALSO"
+\fBss\fR(8), \fBprometheus\-node\-exporter\fR(1)
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn committed(path: &str) -> Vec<u8> {
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn committed_man_page_and_completions_are_current() {
+        let mut stale = Vec::new();
+        if committed("man/planet.1") != man_page() {
+            stale.push("man/planet.1".to_string());
+        }
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let path = format!("completions/planet.{shell}");
+            if committed(&path) != completions(shell) {
+                stale.push(path);
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "stale: {stale:?}; regenerate with: {REGENERATE}"
+        );
+    }
+}
