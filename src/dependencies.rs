@@ -199,6 +199,44 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_connections_to_a_served_address_are_downstream() {
+        let listener = |addr: &str| SockRecord {
+            state: state::LISTEN,
+            local_addr: addr.parse().unwrap(),
+            local_port: 80,
+            remote_addr: "0.0.0.0".parse().unwrap(),
+            remote_port: 0,
+            ..tcp(state::LISTEN, 0, 0, None)
+        };
+        let connection = |local: &str| SockRecord {
+            local_addr: local.parse().unwrap(),
+            local_port: 80,
+            remote_addr: "10.9.9.9".parse().unwrap(),
+            remote_port: 5555,
+            ..tcp(state::ESTABLISHED, 1, 0, Some(0))
+        };
+        let sockets = vec![listener("10.0.0.1")];
+        let classifier = Classifier::new(&Snapshot::of(sockets.clone()), &sockets);
+        let side = |local: &str| classifier.observe(&connection(local), "x").unwrap().key;
+        // To the served address: downstream, our port.
+        assert_eq!(
+            (side("10.0.0.1").side, side("10.0.0.1").port),
+            (Side::Downstream, 80)
+        );
+        // From port 80 of another address: upstream, the peer's port.
+        assert_eq!(
+            (side("10.0.0.2").side, side("10.0.0.2").port),
+            (Side::Upstream, 5555)
+        );
+
+        let sockets = vec![listener("::")];
+        let classifier = Classifier::new(&Snapshot::of(sockets.clone()), &sockets);
+        let key = classifier.observe(&connection("10.0.0.2"), "").unwrap().key;
+        assert_eq!(key.side, Side::Downstream, "a :: listener serves IPv4 too");
+        assert_eq!(key.process, "", "the listener's owner, unknown here");
+    }
+
     fn sent_received(socket: &SockRecord, side: Side) -> (u64, u64) {
         let p = payload(socket, side).unwrap();
         (p.sent, p.received)

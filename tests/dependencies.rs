@@ -436,3 +436,42 @@ fn max_peers_folds_the_smallest_peers_and_exclude_peer_drops_them() {
         );
     });
 }
+
+#[test]
+fn a_series_without_connections_reports_zero_until_forget_after() {
+    let state = tempfile::tempdir().unwrap();
+    let state_file = state.path().join("planet.state");
+    let run = |forget: &str| {
+        collect_stdout(&[
+            "--state-file",
+            state_file.to_str().unwrap(),
+            "--forget-after",
+            forget,
+        ])
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let (mut client, mut server) = connect(&listener, None);
+    transfer(&mut client, &mut server, 500, 20);
+    let gauge = |text: &str| -> Vec<String> {
+        samples_on_ports(text, "planet_downstream", &[port])
+            .iter()
+            .map(|l| l.rsplit_once(' ').unwrap().1.to_string())
+            .collect()
+    };
+    assert_eq!(gauge(&run("1h")), ["1"]);
+    drop((client, server));
+    let text = run("1h");
+    assert_eq!(gauge(&text), ["0"], "closed, still reported");
+    assert_eq!(
+        samples_on_ports(&text, "planet_downstream_bytes_total", &[port]).len(),
+        2
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    let text = run("1s");
+    assert!(
+        samples_on_ports(&text, "planet_downstream", &[port]).is_empty(),
+        "{text}"
+    );
+    assert!(samples_on_ports(&text, "planet_downstream_bytes_total", &[port]).is_empty());
+}
