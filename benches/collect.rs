@@ -143,7 +143,11 @@ fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
 fn bench(n: usize) {
     let workers = start_workers(n);
     let commands: [(&str, &str, &[&str]); 3] = [
-        ("planet collect --stdout", PLANET, &["collect", "--stdout"]),
+        (
+            "planet collect --stdout --no-resolve",
+            PLANET,
+            &["collect", "--stdout", "--no-resolve"],
+        ),
         ("ss -tanpi", "ss", &["-tanpi"]),
         ("ss -tanp", "ss", &["-tanp"]),
     ];

@@ -61,7 +61,7 @@ _planet() {
             return 0
             ;;
         planet__subcmd__collect)
-            opts="-h -V --out --stdout --file-name --loop --interval --state-file --forget-after --max-peers --exclude-peer --collector --no-collector --help --version"
+            opts="-h -V --out --stdout --file-name --loop --interval --state-file --forget-after --max-peers --exclude-peer --inventory --no-resolve --dns-server --dns-timeout --collector --no-collector --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -92,6 +92,18 @@ _planet() {
                     return 0
                     ;;
                 --exclude-peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

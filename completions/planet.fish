@@ -37,12 +37,16 @@ complete -c planet -n "__fish_planet_using_subcommand collect" -l state-file -d 
 complete -c planet -n "__fish_planet_using_subcommand collect" -l forget-after -d 'Drop a dependency series once it has had no connection for this long' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l max-peers -d 'At most this many peers per family; the rest fold into name="other"' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l exclude-peer -d 'Leave out peers in this network (repeatable), e.g. 10.0.0.0/8 or ::1' -r
+complete -c planet -n "__fish_planet_using_subcommand collect" -l inventory -d 'Name peers from this inventory first: a JSON array or NDJSON of {"ip_address": ADDR or CIDR, "domain": ..., "hostgroup": ...}' -r -F
+complete -c planet -n "__fish_planet_using_subcommand collect" -l dns-server -d 'Ask this DNS server (port 53 unless given) instead of /etc/resolv.conf\'s' -r
+complete -c planet -n "__fish_planet_using_subcommand collect" -l dns-timeout -d 'Time budget for all reverse DNS look-ups of one run' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l collector -d 'Run only this collector (repeatable); the others are off' -r -f -a "serving\t''
 dependencies\t''"
 complete -c planet -n "__fish_planet_using_subcommand collect" -l no-collector -d 'Switch this collector off (repeatable)' -r -f -a "serving\t''
 dependencies\t''"
 complete -c planet -n "__fish_planet_using_subcommand collect" -l stdout -d 'Print the exposition to standard output instead of writing a file'
 complete -c planet -n "__fish_planet_using_subcommand collect" -l loop -d 'Keep collecting every --interval until SIGTERM or SIGINT'
+complete -c planet -n "__fish_planet_using_subcommand collect" -l no-resolve -d 'Do not ask DNS for peer names'
 complete -c planet -n "__fish_planet_using_subcommand collect" -s h -l help -d 'Print help'
 complete -c planet -n "__fish_planet_using_subcommand collect" -s V -l version -d 'Print version'
 complete -c planet -n "__fish_planet_using_subcommand completions" -s h -l help -d 'Print help'

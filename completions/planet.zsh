@@ -37,10 +37,14 @@ _arguments "${_arguments_options[@]}" : \
 '--forget-after=[Drop a dependency series once it has had no connection for this long]:DURATION:_default' \
 '--max-peers=[At most this many peers per family; the rest fold into name="other"]:N:_default' \
 '*--exclude-peer=[Leave out peers in this network (repeatable), e.g. 10.0.0.0/8 or \:\:1]:CIDR:_default' \
+'--inventory=[Name peers from this inventory first\: a JSON array or NDJSON of {"ip_address"\: ADDR or CIDR, "domain"\: ..., "hostgroup"\: ...}]:FILE:_files' \
+'--dns-server=[Ask this DNS server (port 53 unless given) instead of /etc/resolv.conf'\''s]:ADDR[:PORT]:_default' \
+'--dns-timeout=[Time budget for all reverse DNS look-ups of one run]:DURATION:_default' \
 '*--collector=[Run only this collector (repeatable); the others are off]:NAME:(serving dependencies)' \
 '*--no-collector=[Switch this collector off (repeatable)]:NAME:(serving dependencies)' \
 '--stdout[Print the exposition to standard output instead of writing a file]' \
 '--loop[Keep collecting every --interval until SIGTERM or SIGINT]' \
+'(--dns-server)--no-resolve[Do not ask DNS for peer names]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \

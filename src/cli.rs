@@ -1,6 +1,7 @@
 //! The command line, in one place, so that `--help`, the man page and the shell
 //! completions are all generated from the same definition.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read the socket tables once (or in a loop) and write the exposition.
-    Collect(CollectArgs),
+    Collect(Box<CollectArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_name = "SHELL")]
@@ -82,6 +83,23 @@ pub struct CollectArgs {
     /// Leave out peers in this network (repeatable), e.g. 10.0.0.0/8 or ::1.
     #[arg(long = "exclude-peer", value_name = "CIDR", value_parser = parse_cidr)]
     pub exclude_peer: Vec<IpNet>,
+
+    /// Name peers from this inventory first: a JSON array or NDJSON of
+    /// {"ip_address": ADDR or CIDR, "domain": ..., "hostgroup": ...}.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+
+    /// Do not ask DNS for peer names.
+    #[arg(long, conflicts_with = "dns_server")]
+    pub no_resolve: bool,
+
+    /// Ask this DNS server (port 53 unless given) instead of /etc/resolv.conf's.
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_dns_server)]
+    pub dns_server: Option<SocketAddr>,
+
+    /// Time budget for all reverse DNS look-ups of one run.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub dns_timeout: Duration,
 
     /// Run only this collector (repeatable); the others are off.
     #[arg(long = "collector", value_name = "NAME", value_parser = collectors::name_parser())]
@@ -138,7 +156,15 @@ fn parse_cidr(text: &str) -> Result<IpNet, String> {
     if let Ok(net) = text.parse::<IpNet>() {
         return Ok(net.trunc());
     }
-    text.parse::<std::net::IpAddr>()
+    text.parse::<IpAddr>()
         .map(IpNet::from)
         .map_err(|_| "not an address or CIDR network (e.g. 10.0.0.0/8, fd00::/8, ::1)".into())
+}
+
+fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
+    text.parse::<SocketAddr>()
+        .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| {
+            "not an address or address:port (e.g. 10.0.0.53, 127.0.0.1:5353, [::1]:53)".into()
+        })
 }

@@ -132,11 +132,6 @@ impl Counters {
             totals.open > 0 || rules.now.saturating_sub(totals.last_seen) < rules.forget_after
         });
     }
-
-    /// Whether the series of this protocol carry byte counters.
-    pub fn counts_bytes(protocol: Protocol) -> bool {
-        protocol == Protocol::Tcp
-    }
 }
 
 fn excluded(rules: &Rules, addr: IpAddr) -> bool {

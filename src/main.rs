@@ -8,8 +8,10 @@ mod collectors;
 mod counters;
 mod dependencies;
 mod destroy;
+mod dns;
 mod docs;
 mod exposition;
+mod inventory;
 mod peers;
 mod procmap;
 mod run;
@@ -23,7 +25,7 @@ fn main() -> ExitCode {
     // Usage errors exit 2 inside clap; --help and --version exit 0.
     let cli = cli::Cli::parse_checked();
     let result = match cli.command {
-        cli::Command::Collect(args) => run::collect(args),
+        cli::Command::Collect(args) => run::collect(*args),
         cli::Command::Completions { shell } => print(&docs::completions(shell)),
         cli::Command::Man => print(&docs::man_page()),
     };

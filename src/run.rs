@@ -5,13 +5,18 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::cli::{CollectArgs, DEFAULT_INTERVAL};
 use crate::collectors::{self, Collector};
 use crate::counters::Rules;
+use crate::dependencies;
 use crate::destroy::DestroyFeed;
+use crate::dns::Resolver;
 use crate::exposition::{render, Family};
+use crate::inventory::Inventory;
+use crate::peers::Namer;
 use crate::signals::Signals;
 use crate::snapshot::{DependencyState, Snapshot};
 use crate::state::{State, StateFile, LOCK_WAIT};
@@ -75,14 +80,26 @@ struct Accounting {
     state: State,
     file: Option<StateFile>,
     feed: Option<DestroyFeed>,
+    namer: Namer,
 }
 
 impl Accounting {
     fn start(args: &CollectArgs, warned: &mut HashSet<String>) -> Result<Accounting, String> {
+        // The inventory is checked before the state is locked or anything is
+        // written: a bad one fails the run and leaves every file as it was.
+        let inventory = args.inventory.as_deref().map(Inventory::load).transpose()?;
+        let resolver = match args.no_resolve {
+            true => None,
+            false => Some(Resolver::new(args.dns_server, args.dns_timeout)?),
+        };
         let mut accounting = Accounting {
             state: State::default(),
             file: None,
             feed: None,
+            namer: Namer {
+                inventory,
+                resolver,
+            },
         };
         if let Some(path) = state_path(args)? {
             let (file, state, warning) = StateFile::open(&path, LOCK_WAIT)?;
@@ -280,12 +297,26 @@ fn account(accounting: &mut Accounting, snapshot: &mut Snapshot, args: &CollectA
         forget_after: args.forget_after.as_secs(),
         exclude: &args.exclude_peer,
     };
-    accounting
-        .state
+    let state = &mut accounting.state;
+    state
         .counters
         .observe(snapshot, sockets, &destroyed, &rules);
+    let (rows, folded) = dependencies::fold(&state.counters.series, args.max_peers);
+    // Only peers that keep their own series are named: folded ones cost no
+    // DNS look-up.
+    let mut peers: Vec<IpAddr> = rows.keys().filter_map(|row| row.peer).collect();
+    peers.sort_unstable();
+    peers.dedup();
+    let names = accounting.namer.name_all(&peers, &mut state.dns, rules.now);
     snapshot.dependencies = Some(DependencyState {
-        series: accounting.state.counters.series.clone(),
+        rows,
+        names,
+        folded,
+        dns_lookups: accounting
+            .namer
+            .resolver
+            .as_ref()
+            .map(|_| state.dns.lookups),
         destroy_lost: accounting.feed.as_ref().map(DestroyFeed::lost),
     });
 }

@@ -4,10 +4,11 @@
 
 use std::ops::RangeInclusive;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
-use crate::counters::Totals;
-use crate::dependencies::SeriesKey;
+use crate::dependencies::{Row, RowTotals, Side};
+use crate::peers::{Lookups, Peer};
 use crate::procmap::ProcessMap;
 use crate::sockdiag::{self, SockRecord};
 
@@ -27,8 +28,13 @@ pub struct Snapshot {
     pub dependencies: Option<DependencyState>,
 }
 
+/// The dependency series after this run's accounting, folding and naming.
 pub struct DependencyState {
-    pub series: BTreeMap<SeriesKey, Totals>,
+    pub rows: BTreeMap<Row, RowTotals>,
+    pub names: HashMap<IpAddr, Peer>,
+    pub folded: [(Side, usize); 2],
+    /// Unless `--no-resolve`: reverse DNS look-ups so far.
+    pub dns_lookups: Option<Lookups>,
     /// With `--loop`: times destroy notifications were dropped.
     pub destroy_lost: Option<u64>,
 }

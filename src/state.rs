@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::counters::{Counters, Totals, Tracked};
 use crate::dependencies::{Payload, SeriesKey};
+use crate::peers::{DnsCache, Lookups};
 use crate::textfile::{self, plain};
 
 const FORMAT: &str = "planet-state";
@@ -26,6 +28,7 @@ const STATE_MODE: u32 = 0o600;
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct State {
     pub counters: Counters,
+    pub dns: DnsCache,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -36,6 +39,11 @@ struct OnDisk {
     /// (cookie, index into `series`, bytes sent and received when last seen):
     /// compact, as there is one per open TCP socket.
     cookies: Vec<(u64, usize, u64, u64)>,
+    /// Reverse DNS answers: (address, PTR name or none, expiry).
+    #[serde(default)]
+    dns: Vec<(IpAddr, Option<String>, u64)>,
+    #[serde(default)]
+    dns_lookups: Lookups,
 }
 
 /// An open, locked state file. The lock lasts as long as this value.
@@ -152,6 +160,17 @@ fn encode(state: &State) -> Vec<u8> {
         version: VERSION,
         series: series.iter().map(|(k, t)| (k.clone(), *t)).collect(),
         cookies,
+        dns: {
+            let mut dns: Vec<_> = state
+                .dns
+                .entries
+                .iter()
+                .map(|(a, (n, e))| (*a, n.clone(), *e))
+                .collect();
+            dns.sort();
+            dns
+        },
+        dns_lookups: state.dns.lookups,
     };
     // Serialising plain data to memory cannot fail.
     let mut data = serde_json::to_vec(&on_disk).unwrap_or_default();
@@ -204,6 +223,12 @@ fn decode(data: &[u8]) -> Result<State, String> {
     }
     state.counters.series = on_disk.series.into_iter().collect();
     state.counters.cookies = cookies;
+    state.dns.entries = on_disk
+        .dns
+        .into_iter()
+        .map(|(a, n, e)| (a, (n, e)))
+        .collect();
+    state.dns.lookups = on_disk.dns_lookups;
     Ok(state)
 }
 
@@ -233,6 +258,12 @@ mod tests {
                 last_seen: 1_700_000_000,
             },
         );
+        state.dns.entries.insert(
+            "10.0.0.7".parse().unwrap(),
+            (Some("redis-1.dc.example".into()), 99),
+        );
+        state.dns.entries.insert("::1".parse().unwrap(), (None, 98));
+        state.dns.lookups.answered = 3;
         state.counters.cookies.insert(
             u64::MAX,
             Tracked {

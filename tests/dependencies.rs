@@ -338,7 +338,7 @@ fn an_overlapping_run_waits_for_the_lock_then_gives_up_naming_it() {
         assert_success(&run.wait_with_output().unwrap());
     }
     assert_success(
-        &planet(["collect", "--stdout", "--state-file"])
+        &planet(["collect", "--stdout", "--no-resolve", "--state-file"])
             .arg(&state_file)
             .output()
             .unwrap(),

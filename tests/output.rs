@@ -216,7 +216,7 @@ fn collect_into_unwritable(dir: &Path, state: &Path) -> Option<Output> {
         Command::new(PLANET)
     };
     let output = command
-        .args(["collect", "--out"])
+        .args(["collect", "--no-resolve", "--out"])
         .arg(dir)
         .arg("--state-file")
         .arg(state.join("planet.state"))

@@ -35,11 +35,7 @@ type Constructor = fn(&CollectArgs) -> Box<dyn Collector>;
 /// Every collector, in the order they run. Register yours here.
 pub const REGISTRY: &[(&str, Constructor)] = &[
     ("serving", |_| Box::new(serving::Serving)),
-    ("dependencies", |args| {
-        Box::new(dependencies::Dependencies {
-            max_peers: args.max_peers,
-        })
-    }),
+    ("dependencies", |_| Box::new(dependencies::Dependencies)),
 ];
 
 /// A clap parser accepting exactly the registered names.

@@ -25,10 +25,11 @@ where
     command
 }
 
-/// `planet collect --out OUT` with its state file in `state_dir`: tests never
-/// touch the default state path under /var/lib.
+/// `planet collect --out OUT --no-resolve` with its state file in
+/// `state_dir`: tests never touch the default state path under /var/lib, nor
+/// ask a DNS server they did not start.
 pub fn collect_into(out: &Path, state_dir: &Path) -> Command {
-    let mut command = planet(["collect", "--out"]);
+    let mut command = planet(["collect", "--no-resolve", "--out"]);
     command
         .arg(out)
         .arg("--state-file")
@@ -36,9 +37,10 @@ pub fn collect_into(out: &Path, state_dir: &Path) -> Command {
     command
 }
 
-/// Runs planet, asserts it succeeded silently, and returns its stdout.
+/// Runs `planet collect --stdout --no-resolve`, asserts it succeeded
+/// silently, and returns its stdout.
 pub fn collect_stdout(extra: &[&str]) -> String {
-    let output = planet(["collect", "--stdout"].iter().chain(extra))
+    let output = planet(["collect", "--stdout", "--no-resolve"].iter().chain(extra))
         .output()
         .expect("run planet");
     assert_success(&output);
