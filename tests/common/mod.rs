@@ -134,9 +134,11 @@ impl Drop for Named {
     }
 }
 
+/// A program on PATH, or in the sbin directories a non-root PATH may lack.
 pub fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
+    let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
         .map(|dir| dir.join(tool))
         .find(|p| p.is_file())
 }
