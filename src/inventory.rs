@@ -58,11 +58,21 @@ impl Inventory {
         let mut inventory = Inventory::default();
         let first = data.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'[') {
-            let values: Vec<serde_json::Value> = serde_json::from_slice(data)
-                .map_err(|e| format!("not a JSON array of entries: {e}"))?;
-            for (i, value) in values.into_iter().enumerate() {
-                let raw: Raw =
-                    serde_json::from_value(value).map_err(|e| format!("entry {}: {e}", i + 1))?;
+            // Fast path: the whole array at once. Only when that fails is it
+            // read again entry by entry, to say which entry is wrong.
+            let entries: Vec<Raw> = match serde_json::from_slice(data) {
+                Ok(entries) => entries,
+                Err(_) => {
+                    let values: Vec<serde_json::Value> = serde_json::from_slice(data)
+                        .map_err(|e| format!("not a JSON array of entries: {e}"))?;
+                    for (i, value) in values.into_iter().enumerate() {
+                        serde_json::from_value::<Raw>(value)
+                            .map_err(|e| format!("entry {}: {e}", i + 1))?;
+                    }
+                    return Err("not a JSON array of entries".into());
+                }
+            };
+            for (i, raw) in entries.into_iter().enumerate() {
                 inventory
                     .add(raw)
                     .map_err(|e| format!("entry {}: {e}", i + 1))?;
