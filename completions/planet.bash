@@ -28,6 +28,9 @@ _planet() {
             planet,man)
                 cmd="planet__subcmd__man"
                 ;;
+            planet,wrap)
+                cmd="planet__subcmd__wrap"
+                ;;
             planet__subcmd__help,collect)
                 cmd="planet__subcmd__help__subcmd__collect"
                 ;;
@@ -40,6 +43,24 @@ _planet() {
             planet__subcmd__help,man)
                 cmd="planet__subcmd__help__subcmd__man"
                 ;;
+            planet__subcmd__help,wrap)
+                cmd="planet__subcmd__help__subcmd__wrap"
+                ;;
+            planet__subcmd__help__subcmd__wrap,check)
+                cmd="planet__subcmd__help__subcmd__wrap__subcmd__check"
+                ;;
+            planet__subcmd__wrap,check)
+                cmd="planet__subcmd__wrap__subcmd__check"
+                ;;
+            planet__subcmd__wrap,help)
+                cmd="planet__subcmd__wrap__subcmd__help"
+                ;;
+            planet__subcmd__wrap__subcmd__help,check)
+                cmd="planet__subcmd__wrap__subcmd__help__subcmd__check"
+                ;;
+            planet__subcmd__wrap__subcmd__help,help)
+                cmd="planet__subcmd__wrap__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -47,7 +68,7 @@ _planet() {
 
     case "${cmd}" in
         planet)
-            opts="-h -V --help --version collect completions man help"
+            opts="-h -V --help --version collect wrap completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -61,7 +82,7 @@ _planet() {
             return 0
             ;;
         planet__subcmd__collect)
-            opts="-h -V --out --stdout --file-name --loop --interval --state-file --forget-after --max-peers --exclude-peer --inventory --no-resolve --dns-server --dns-timeout --collector --no-collector --help --version"
+            opts="-h -V --out --stdout --file-name --loop --interval --state-file --forget-after --max-peers --exclude-peer --inventory --no-resolve --dns-server --dns-timeout --wrap --collector --no-collector --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -107,12 +128,16 @@ _planet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wrap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --collector)
-                    COMPREPLY=($(compgen -W "serving dependencies" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "serving dependencies process_sockets wrap" -- "${cur}"))
                     return 0
                     ;;
                 --no-collector)
-                    COMPREPLY=($(compgen -W "serving dependencies" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "serving dependencies process_sockets wrap" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -137,7 +162,7 @@ _planet() {
             return 0
             ;;
         planet__subcmd__help)
-            opts="collect completions man help"
+            opts="collect wrap completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -206,9 +231,107 @@ _planet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        planet__subcmd__help__subcmd__wrap)
+            opts="check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        planet__subcmd__help__subcmd__wrap__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         planet__subcmd__man)
             opts="-h -V --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        planet__subcmd__wrap)
+            opts="-h -V --help --version check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        planet__subcmd__wrap__subcmd__check)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        planet__subcmd__wrap__subcmd__help)
+            opts="check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        planet__subcmd__wrap__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        planet__subcmd__wrap__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -27,6 +27,7 @@ end
 complete -c planet -n "__fish_planet_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c planet -n "__fish_planet_needs_command" -s V -l version -d 'Print version'
 complete -c planet -n "__fish_planet_needs_command" -f -a "collect" -d 'Read the socket tables once (or in a loop) and write the exposition'
+complete -c planet -n "__fish_planet_needs_command" -f -a "wrap" -d 'Work with a --wrap rules file'
 complete -c planet -n "__fish_planet_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c planet -n "__fish_planet_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c planet -n "__fish_planet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -40,20 +41,35 @@ complete -c planet -n "__fish_planet_using_subcommand collect" -l exclude-peer -
 complete -c planet -n "__fish_planet_using_subcommand collect" -l inventory -d 'Name peers from this inventory first: a JSON array or NDJSON of {"ip_address": ADDR or CIDR, "domain": ..., "hostgroup": ...}' -r -F
 complete -c planet -n "__fish_planet_using_subcommand collect" -l dns-server -d 'Ask this DNS server (port 53 unless given) instead of /etc/resolv.conf\'s' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l dns-timeout -d 'Time budget for all reverse DNS look-ups of one run' -r
+complete -c planet -n "__fish_planet_using_subcommand collect" -l wrap -d 'Scrape other local exporters and reshape their metrics by the rules in this TOML file (see `planet wrap check`)' -r -F
 complete -c planet -n "__fish_planet_using_subcommand collect" -l collector -d 'Run only this collector (repeatable); the others are off' -r -f -a "serving\t''
-dependencies\t''"
+dependencies\t''
+process_sockets\t''
+wrap\t''"
 complete -c planet -n "__fish_planet_using_subcommand collect" -l no-collector -d 'Switch this collector off (repeatable)' -r -f -a "serving\t''
-dependencies\t''"
+dependencies\t''
+process_sockets\t''
+wrap\t''"
 complete -c planet -n "__fish_planet_using_subcommand collect" -l stdout -d 'Print the exposition to standard output instead of writing a file'
 complete -c planet -n "__fish_planet_using_subcommand collect" -l loop -d 'Keep collecting every --interval until SIGTERM or SIGINT'
 complete -c planet -n "__fish_planet_using_subcommand collect" -l no-resolve -d 'Do not ask DNS for peer names'
 complete -c planet -n "__fish_planet_using_subcommand collect" -s h -l help -d 'Print help'
 complete -c planet -n "__fish_planet_using_subcommand collect" -s V -l version -d 'Print version'
+complete -c planet -n "__fish_planet_using_subcommand wrap; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
+complete -c planet -n "__fish_planet_using_subcommand wrap; and not __fish_seen_subcommand_from check help" -s V -l version -d 'Print version'
+complete -c planet -n "__fish_planet_using_subcommand wrap; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Check a rules file, fetch its sources once, and print what it would write'
+complete -c planet -n "__fish_planet_using_subcommand wrap; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c planet -n "__fish_planet_using_subcommand wrap; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c planet -n "__fish_planet_using_subcommand wrap; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c planet -n "__fish_planet_using_subcommand wrap; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check a rules file, fetch its sources once, and print what it would write'
+complete -c planet -n "__fish_planet_using_subcommand wrap; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c planet -n "__fish_planet_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c planet -n "__fish_planet_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c planet -n "__fish_planet_using_subcommand man" -s h -l help -d 'Print help'
 complete -c planet -n "__fish_planet_using_subcommand man" -s V -l version -d 'Print version'
-complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect completions man help" -f -a "collect" -d 'Read the socket tables once (or in a loop) and write the exposition'
-complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "collect" -d 'Read the socket tables once (or in a loop) and write the exposition'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "wrap" -d 'Work with a --wrap rules file'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c planet -n "__fish_planet_using_subcommand help; and __fish_seen_subcommand_from wrap" -f -a "check" -d 'Check a rules file, fetch its sources once, and print what it would write'

@@ -40,8 +40,9 @@ _arguments "${_arguments_options[@]}" : \
 '--inventory=[Name peers from this inventory first\: a JSON array or NDJSON of {"ip_address"\: ADDR or CIDR, "domain"\: ..., "hostgroup"\: ...}]:FILE:_files' \
 '--dns-server=[Ask this DNS server (port 53 unless given) instead of /etc/resolv.conf'\''s]:ADDR[:PORT]:_default' \
 '--dns-timeout=[Time budget for all reverse DNS look-ups of one run]:DURATION:_default' \
-'*--collector=[Run only this collector (repeatable); the others are off]:NAME:(serving dependencies)' \
-'*--no-collector=[Switch this collector off (repeatable)]:NAME:(serving dependencies)' \
+'--wrap=[Scrape other local exporters and reshape their metrics by the rules in this TOML file (see \`planet wrap check\`)]:FILE:_files' \
+'*--collector=[Run only this collector (repeatable); the others are off]:NAME:(serving dependencies process_sockets wrap)' \
+'*--no-collector=[Switch this collector off (repeatable)]:NAME:(serving dependencies process_sockets wrap)' \
 '--stdout[Print the exposition to standard output instead of writing a file]' \
 '--loop[Keep collecting every --interval until SIGTERM or SIGINT]' \
 '(--dns-server)--no-resolve[Do not ask DNS for peer names]' \
@@ -50,6 +51,59 @@ _arguments "${_arguments_options[@]}" : \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
+;;
+(wrap)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_planet__subcmd__wrap_commands" \
+"*::: :->wrap" \
+&& ret=0
+
+    case $state in
+    (wrap)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:planet-wrap-command-$line[1]:"
+        case $line[1] in
+            (check)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':file:_files' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_planet__subcmd__wrap__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:planet-wrap-help-command-$line[1]:"
+        case $line[1] in
+            (check)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
 ;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
@@ -84,6 +138,26 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(wrap)
+_arguments "${_arguments_options[@]}" : \
+":: :_planet__subcmd__help__subcmd__wrap_commands" \
+"*::: :->wrap" \
+&& ret=0
+
+    case $state in
+    (wrap)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:planet-help-wrap-command-$line[1]:"
+        case $line[1] in
+            (check)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -109,6 +183,7 @@ esac
 _planet_commands() {
     local commands; commands=(
 'collect:Read the socket tables once (or in a loop) and write the exposition' \
+'wrap:Work with a --wrap rules file' \
 'completions:Print a shell completion script (bash, zsh, fish, elvish, powershell)' \
 'man:Print the man page (roff)' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -129,6 +204,7 @@ _planet__subcmd__completions_commands() {
 _planet__subcmd__help_commands() {
     local commands; commands=(
 'collect:Read the socket tables once (or in a loop) and write the exposition' \
+'wrap:Work with a --wrap rules file' \
 'completions:Print a shell completion script (bash, zsh, fish, elvish, powershell)' \
 'man:Print the man page (roff)' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -155,10 +231,53 @@ _planet__subcmd__help__subcmd__man_commands() {
     local commands; commands=()
     _describe -t commands 'planet help man commands' commands "$@"
 }
+(( $+functions[_planet__subcmd__help__subcmd__wrap_commands] )) ||
+_planet__subcmd__help__subcmd__wrap_commands() {
+    local commands; commands=(
+'check:Check a rules file, fetch its sources once, and print what it would write' \
+    )
+    _describe -t commands 'planet help wrap commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__help__subcmd__wrap__subcmd__check_commands] )) ||
+_planet__subcmd__help__subcmd__wrap__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet help wrap check commands' commands "$@"
+}
 (( $+functions[_planet__subcmd__man_commands] )) ||
 _planet__subcmd__man_commands() {
     local commands; commands=()
     _describe -t commands 'planet man commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__wrap_commands] )) ||
+_planet__subcmd__wrap_commands() {
+    local commands; commands=(
+'check:Check a rules file, fetch its sources once, and print what it would write' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'planet wrap commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__wrap__subcmd__check_commands] )) ||
+_planet__subcmd__wrap__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet wrap check commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__wrap__subcmd__help_commands] )) ||
+_planet__subcmd__wrap__subcmd__help_commands() {
+    local commands; commands=(
+'check:Check a rules file, fetch its sources once, and print what it would write' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'planet wrap help commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__wrap__subcmd__help__subcmd__check_commands] )) ||
+_planet__subcmd__wrap__subcmd__help__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet wrap help check commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__wrap__subcmd__help__subcmd__help_commands] )) ||
+_planet__subcmd__wrap__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet wrap help help commands' commands "$@"
 }
 
 if [ "$funcstack[1]" = "_planet" ]; then

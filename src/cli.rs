@@ -30,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Read the socket tables once (or in a loop) and write the exposition.
     Collect(Box<CollectArgs>),
+    /// Work with a --wrap rules file.
+    #[command(subcommand)]
+    Wrap(WrapCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_name = "SHELL")]
@@ -38,6 +41,15 @@ pub enum Command {
     /// Print the man page (roff).
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WrapCommand {
+    /// Check a rules file, fetch its sources once, and print what it would write.
+    Check {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +112,11 @@ pub struct CollectArgs {
     /// Time budget for all reverse DNS look-ups of one run.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
     pub dns_timeout: Duration,
+
+    /// Scrape other local exporters and reshape their metrics by the rules in
+    /// this TOML file (see `planet wrap check`).
+    #[arg(long, value_name = "FILE")]
+    pub wrap: Option<PathBuf>,
 
     /// Run only this collector (repeatable); the others are off.
     #[arg(long = "collector", value_name = "NAME", value_parser = collectors::name_parser())]

@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 pub enum Kind {
     Gauge,
     Counter,
+    /// What another exporter's families without a TYPE are.
+    Untyped,
 }
 
 impl Kind {
@@ -18,6 +20,7 @@ impl Kind {
         match self {
             Kind::Gauge => "gauge",
             Kind::Counter => "counter",
+            Kind::Untyped => "untyped",
         }
     }
 }

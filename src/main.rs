@@ -20,6 +20,8 @@ mod snapshot;
 mod sockdiag;
 mod state;
 mod textfile;
+mod textparse;
+mod wrap;
 
 fn main() -> ExitCode {
     // Usage errors exit 2 inside clap; --help and --version exit 0.
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
         cli::Command::Collect(args) => run::collect(*args),
         cli::Command::Completions { shell } => print(&docs::completions(shell)),
         cli::Command::Man => print(&docs::man_page()),
+        cli::Command::Wrap(cli::WrapCommand::Check { file }) => wrap_check(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -45,4 +48,17 @@ fn print(bytes: &[u8]) -> Result<(), String> {
         .write_all(bytes)
         .and_then(|()| stdout.flush())
         .map_err(|e| format!("stdout: {e}"))
+}
+
+/// Checks a rules file, fetches its sources once and prints the families the
+/// rules would write; a source that is down is a warning, not a failure.
+fn wrap_check(path: &std::path::Path) -> Result<(), String> {
+    let rules = wrap::Rules::load(path)?;
+    let pages = rules.fetch_all();
+    for (source, page) in &pages {
+        if let Err(e) = page {
+            eprintln!("planet: warning: source {source}: {e}");
+        }
+    }
+    print(exposition::render(&mut rules.apply(&pages)).as_bytes())
 }

@@ -40,7 +40,7 @@ pub fn collect(args: CollectArgs) -> Result<(), String> {
             return Err(format!("{}: {}", dir.display(), textfile::plain(&e)));
         }
     }
-    let collectors = collectors::enabled(&args);
+    let collectors = collectors::enabled(&args)?;
     let mut runner = Runner {
         accounting: None,
         collectors,

@@ -12,7 +12,14 @@ use crate::exposition::Family;
 use crate::snapshot::Snapshot;
 
 pub mod dependencies;
+pub mod process_sockets;
 pub mod serving;
+pub mod wrap;
+
+use dependencies::Dependencies;
+use process_sockets::ProcessSockets;
+use serving::Serving;
+use wrap::Wrap;
 
 pub trait Collector {
     /// The name used in flags and in the `collector` label.
@@ -30,13 +37,28 @@ pub trait Collector {
     fn collect(&mut self, snapshot: &Snapshot) -> Result<Vec<Family>, String>;
 }
 
-type Constructor = fn(&CollectArgs) -> Box<dyn Collector>;
+/// Builds a collector from the command line: None when it has nothing to do
+/// (wrap without `--wrap`), an error when its configuration is invalid (the
+/// run then fails before anything is written).
+type Constructor = fn(&CollectArgs) -> Result<Option<Box<dyn Collector>>, String>;
 
 /// Every collector, in the order they run. Register yours here.
 pub const REGISTRY: &[(&str, Constructor)] = &[
-    ("serving", |_| Box::new(serving::Serving)),
-    ("dependencies", |_| Box::new(dependencies::Dependencies)),
+    ("serving", |_| always(Serving)),
+    ("dependencies", |_| always(Dependencies)),
+    ("process_sockets", |_| always(ProcessSockets)),
+    ("wrap", |args| match &args.wrap {
+        Some(path) => always(Wrap {
+            rules: crate::wrap::Rules::load(path)?,
+        }),
+        None => Ok(None),
+    }),
 ];
+
+/// A collector that is on whenever it is not switched off.
+fn always(collector: impl Collector + 'static) -> Result<Option<Box<dyn Collector>>, String> {
+    Ok(Some(Box::new(collector)))
+}
 
 /// A clap parser accepting exactly the registered names.
 pub fn name_parser() -> PossibleValuesParser {
@@ -44,11 +66,14 @@ pub fn name_parser() -> PossibleValuesParser {
 }
 
 /// The collectors the command line leaves on.
-pub fn enabled(args: &CollectArgs) -> Vec<Box<dyn Collector>> {
-    REGISTRY
-        .iter()
-        .filter(|(name, _)| args.only.is_empty() || args.only.iter().any(|n| n == name))
-        .filter(|(name, _)| !args.disabled.iter().any(|n| n == name))
-        .map(|(_, new)| new(args))
-        .collect()
+pub fn enabled(args: &CollectArgs) -> Result<Vec<Box<dyn Collector>>, String> {
+    let mut collectors = Vec::new();
+    for (name, new) in REGISTRY {
+        let on = (args.only.is_empty() || args.only.iter().any(|n| n == name))
+            && !args.disabled.iter().any(|n| n == name);
+        if on {
+            collectors.extend(new(args)?);
+        }
+    }
+    Ok(collectors)
 }

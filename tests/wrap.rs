@@ -1,0 +1,172 @@
+//! `--wrap`: a loopback HTTP server plays postgres_exporter and the page
+//! that says which version is newest; the rules are the README's example.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+use common::*;
+
+const POSTGRES_PAGE: &str = r#"# HELP pg_static Version string as reported by postgres
+# TYPE pg_static untyped
+pg_static{server="db:5432",short_version="11.5.0",version="PostgreSQL 11.5 \"custom\" {build} \\ x"} 1
+# TYPE pg_stat_database_numbackends gauge
+pg_stat_database_numbackends{datname="app",server="db:5432"} 7
+pg_stat_database_numbackends{datname="postgres",server="db:5432"} 1
+# TYPE pg_exporter_scrape_seconds histogram
+pg_exporter_scrape_seconds_bucket{le="0.1"} 3
+pg_exporter_scrape_seconds_bucket{le="+Inf"} 4
+pg_exporter_scrape_seconds_sum 0.31
+pg_exporter_scrape_seconds_count 4
+node:pg_load:ratio{instance="a:b"} 0.5
+"#;
+
+const LATEST_PAGE: &str = "postgres_latest_version{version=\"12.1.0\"} 1\n";
+
+/// Serves `body` for every request, on a port of its own, until the test ends.
+fn serve(body: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = write!(
+                &stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// The README's rules file, pointed at this test's servers.
+fn readme_rules(postgres: u16, latest: u16) -> String {
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("## Wrap other exporters")
+        .nth(1)
+        .expect("README has the section");
+    let toml = section
+        .split("```toml\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    assert!(toml.contains("127.0.0.1:9187") && toml.contains("127.0.0.1:9999"));
+    toml.replace("127.0.0.1:9187", &format!("127.0.0.1:{postgres}"))
+        .replace("127.0.0.1:9999", &format!("127.0.0.1:{latest}"))
+}
+
+fn wrap_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.starts_with("planet_postgres") || l.starts_with("planet_wrap_up"))
+        .collect()
+}
+
+#[test]
+fn the_readme_example_reshapes_postgres_exporter() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("wrap.toml");
+    fs::write(
+        &rules,
+        readme_rules(serve(POSTGRES_PAGE), serve(LATEST_PAGE)),
+    )
+    .unwrap();
+    let text = collect_stdout(&["--wrap", rules.to_str().unwrap()]);
+    assert_eq!(
+        wrap_lines(&text),
+        [
+            "planet_postgres_app_backends{datname=\"app\",team=\"db\"} 7",
+            "planet_postgres_version_update{current=\"11.5.0\",latest=\"12.1.0\"} 1",
+            "planet_wrap_up{source=\"latest\"} 1",
+            "planet_wrap_up{source=\"postgres\"} 1",
+        ]
+    );
+    assert!(text.contains("planet_collector_success{collector=\"wrap\"} 1\n"));
+    assert!(!samples(&text, "planet_build_info").is_empty());
+
+    // `planet wrap check` prints the same families.
+    let check = planet(["wrap", "check"]).arg(&rules).output().unwrap();
+    assert_success(&check);
+    assert_eq!(
+        wrap_lines(&String::from_utf8(check.stdout).unwrap()),
+        wrap_lines(&text)
+    );
+}
+
+#[test]
+fn a_source_that_is_down_is_wrap_up_zero_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("wrap.toml");
+    let closed = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
+    fs::write(&rules, readme_rules(serve(POSTGRES_PAGE), closed)).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let text = collect_stdout(&["--wrap", rules.to_str().unwrap()]);
+    assert_eq!(
+        wrap_lines(&text),
+        [
+            "planet_postgres_app_backends{datname=\"app\",team=\"db\"} 7",
+            "planet_wrap_up{source=\"latest\"} 0",
+            "planet_wrap_up{source=\"postgres\"} 1",
+        ]
+    );
+    assert_eq!(
+        samples_on_ports(&text, "planet_serving", &[port]).len(),
+        1,
+        "other collectors still write"
+    );
+
+    let check = planet(["wrap", "check"]).arg(&rules).output().unwrap();
+    assert_eq!(check.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        stderr.starts_with("planet: warning: source latest: http://127.0.0.1:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_rules_file_fails_the_run_naming_rule_and_line() {
+    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    fs::write(out.path().join("planet.prom"), "# previous\n").unwrap();
+    let rules = state.path().join("wrap.toml");
+    let mut text = readme_rules(9187, 9999);
+    text.push_str(
+        "\n[[rule]]\nname = \"mine\"\nsource = \"pg\"\nselect = \"x\"\nmetric = \"planet_mine\"\n",
+    );
+    let line = text.lines().count() - 4;
+    fs::write(&rules, &text).unwrap();
+    for command in [
+        collect_into(out.path(), state.path())
+            .arg("--wrap")
+            .arg(&rules)
+            .output()
+            .unwrap(),
+        planet(["wrap", "check"]).arg(&rules).output().unwrap(),
+    ] {
+        assert_eq!(command.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&command.stderr),
+            format!(
+                "planet: {}: rule \"mine\" (line {line}): unknown source \"pg\"\n",
+                rules.display()
+            )
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(out.path().join("planet.prom")).unwrap(),
+        "# previous\n"
+    );
+    assert_eq!(list_dir(out.path()), ["planet.prom"]);
+}
