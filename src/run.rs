@@ -330,3 +330,74 @@ fn write_stdout(text: &[u8]) -> Result<(), String> {
         Err(e) => Err(format!("stdout: {}", textfile::plain(&e))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    struct Failing;
+
+    impl Collector for Failing {
+        fn name(&self) -> &'static str {
+            "failing"
+        }
+        fn needs_sockets(&self) -> bool {
+            false
+        }
+        fn collect(&mut self, _: &Snapshot) -> Result<Vec<Family>, String> {
+            Err("broken on purpose".into())
+        }
+    }
+
+    struct Fine(&'static str);
+
+    impl Collector for Fine {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn needs_sockets(&self) -> bool {
+            false
+        }
+        fn collect(&mut self, _: &Snapshot) -> Result<Vec<Family>, String> {
+            Ok(vec![Family::gauge("planet_test_fine", "x").with([], 1.0)])
+        }
+    }
+
+    #[test]
+    fn a_failing_collector_is_reported_and_the_others_still_write() {
+        let Command::Collect(args) = Cli::parse_from(["planet", "collect", "--stdout"]).command
+        else {
+            unreachable!()
+        };
+        let mut runner = Runner {
+            accounting: None,
+            collectors: vec![
+                Box::new(Failing),
+                Box::new(Fine("fine")),
+                Box::new(Fine("twin")),
+            ],
+            args: *args,
+            warned: HashSet::new(),
+            loop_failures: None,
+        };
+        let text = render(&mut runner.families());
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("planet_collector_success") || l.starts_with("planet_test_fine")
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "planet_collector_success{collector=\"failing\"} 0",
+                "planet_collector_success{collector=\"fine\"} 1",
+                // The second collector to write the same family is refused.
+                "planet_collector_success{collector=\"twin\"} 0",
+                "planet_test_fine 1",
+            ]
+        );
+    }
+}
