@@ -22,6 +22,15 @@ use crate::snapshot::{DependencyState, Snapshot};
 use crate::state::{State, StateFile, LOCK_WAIT};
 use crate::textfile;
 
+const SELF_FAMILIES: [&str; 6] = [
+    "planet_build_info",
+    "planet_collect_timestamp_seconds",
+    "planet_collector_duration_seconds",
+    "planet_collector_success",
+    "planet_loop_failures_total",
+    "planet_snapshot_duration_seconds",
+];
+
 /// node_exporter runs as its own user and must be able to read the file.
 const OUTPUT_MODE: u32 = 0o644;
 
@@ -205,7 +214,8 @@ impl Runner {
         }
 
         let mut families = Vec::new();
-        let mut names = HashSet::new();
+        // The runner's own families: no collector may write them.
+        let mut names: HashSet<String> = SELF_FAMILIES.iter().map(|n| n.to_string()).collect();
         let mut success = Family::gauge(
             "planet_collector_success",
             "1 if the collector's last run succeeded, 0 if it failed (its series are then missing).",
