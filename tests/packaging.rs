@@ -1,0 +1,135 @@
+//! What the package ships: systemd units that systemd itself accepts, and
+//! the commands in them and in the cron example, run for real.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn shipped(path: &str) -> String {
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+const UNITS: [&str; 3] = ["planet.service", "planet.timer", "planet-loop.service"];
+
+#[test]
+fn systemd_accepts_the_units() {
+    let Some(analyze) = tool("systemd-analyze", "systemd") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for unit in UNITS {
+        let text = shipped(&format!("packaging/systemd/{unit}")).replace("/usr/bin/planet", PLANET);
+        fs::write(dir.path().join(unit), text).unwrap();
+    }
+    // --man=no: the man page is not installed here (the .deb check covers it).
+    let output = Command::new(analyze)
+        .args(["verify", "--man=no"])
+        .args(UNITS.map(|u| dir.path().join(u)))
+        .output()
+        .unwrap();
+    // Unknown keys and bad values are only warnings: any output is a failure.
+    assert!(
+        output.status.success() && output.stdout.is_empty() && output.stderr.is_empty(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_services_are_hardened_and_the_timer_spreads_a_fleet() {
+    for (unit, capabilities) in [
+        ("planet.service", "CAP_SYS_PTRACE CAP_DAC_READ_SEARCH"),
+        (
+            "planet-loop.service",
+            "CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_NET_ADMIN",
+        ),
+    ] {
+        let text = shipped(&format!("packaging/systemd/{unit}"));
+        for line in [
+            "StateDirectory=planet".to_string(),
+            "ProtectSystem=strict".into(),
+            "ReadWritePaths=-/var/lib/node_exporter/textfile".into(),
+            "ProtectHome=yes".into(),
+            "PrivateTmp=yes".into(),
+            "NoNewPrivileges=yes".into(),
+            format!("CapabilityBoundingSet={capabilities}"),
+            format!("AmbientCapabilities={capabilities}"),
+            "RestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6".into(),
+            "SystemCallFilter=@system-service".into(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{unit} lacks {line}");
+        }
+        for forbidden in ["PrivateNetwork=", "ProtectProc=invisible", "ProcSubset=pid"] {
+            assert!(
+                !text.lines().any(|l| l.starts_with(forbidden)),
+                "{unit} would hide what planet reads: {forbidden}"
+            );
+        }
+    }
+    let timer = shipped("packaging/systemd/planet.timer");
+    for line in [
+        "OnCalendar=minutely",
+        "RandomizedDelaySec=45s",
+        "FixedRandomDelay=yes",
+        "AccuracySec=1s",
+    ] {
+        assert!(
+            timer.lines().any(|l| l == line),
+            "planet.timer lacks {line}"
+        );
+    }
+}
+
+/// Runs a shipped command line with the real binary and a scratch textfile
+/// directory; DNS stays off (`--no-resolve`) and the state goes where
+/// systemd's StateDirectory= would put it.
+fn run_shipped_command(command: &str) {
+    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let command = command.replace("/usr/bin/planet", PLANET).replace(
+        "/var/lib/node_exporter/textfile",
+        out.path().to_str().unwrap(),
+    );
+    let mut words = command.split_whitespace();
+    let output = Command::new(words.next().unwrap())
+        .args(words)
+        .arg("--no-resolve")
+        .env("STATE_DIRECTORY", state.path())
+        .output()
+        .unwrap();
+    assert_success(&output);
+    assert!(fs::read_to_string(out.path().join("planet.prom"))
+        .unwrap()
+        .contains("planet_build_info"));
+    assert_eq!(
+        list_dir(state.path()),
+        ["planet.state", "planet.state.lock"]
+    );
+}
+
+#[test]
+fn the_service_command_runs_silently() {
+    let unit = shipped("packaging/systemd/planet.service");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    run_shipped_command(exec);
+}
+
+#[test]
+fn the_cron_line_runs_silently() {
+    let cron = shipped("packaging/cron/planet");
+    let line = cron
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .unwrap();
+    // minute hour day month weekday user command...
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields[..6], ["*", "*", "*", "*", "*", "root"]);
+    run_shipped_command(&fields[6..].join(" "));
+}
