@@ -33,14 +33,14 @@ complete -c planet -n "__fish_planet_needs_command" -f -a "man" -d 'Print the ma
 complete -c planet -n "__fish_planet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c planet -n "__fish_planet_using_subcommand collect" -l out -d 'Write DIR/planet.prom atomically (node_exporter\'s --collector.textfile.directory)' -r -F
 complete -c planet -n "__fish_planet_using_subcommand collect" -l file-name -d 'Name of the file written in the --out directory; must end in .prom' -r
-complete -c planet -n "__fish_planet_using_subcommand collect" -l interval -d 'Time between two collections with --loop (e.g. 500ms, 15s, 1m) [default: 15s]' -r
+complete -c planet -n "__fish_planet_using_subcommand collect" -l interval -d 'Time between two collections with --loop (e.g. 500ms, 15s, 1m; at most 1d) [default: 15s]' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l state-file -d 'Where counters persist between runs [default: $STATE_DIRECTORY/planet.state under systemd, else /var/lib/planet/planet.state with --out; none with --stdout]' -r -F
 complete -c planet -n "__fish_planet_using_subcommand collect" -l forget-after -d 'Drop a dependency series once it has had no connection for this long' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l max-peers -d 'At most this many peers per family; the rest fold into name="other"' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l exclude-peer -d 'Leave out peers in this network (repeatable), e.g. 10.0.0.0/8 or ::1' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l inventory -d 'Name peers from this inventory first: a JSON array or NDJSON of {"ip_address": ADDR or CIDR, "domain": ..., "hostgroup": ...}' -r -F
 complete -c planet -n "__fish_planet_using_subcommand collect" -l dns-server -d 'Ask this DNS server (port 53 unless given) instead of /etc/resolv.conf\'s' -r
-complete -c planet -n "__fish_planet_using_subcommand collect" -l dns-timeout -d 'Time budget for all reverse DNS look-ups of one run' -r
+complete -c planet -n "__fish_planet_using_subcommand collect" -l dns-timeout -d 'Time budget for all reverse DNS look-ups of one run (at most 1m)' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l wrap -d 'Scrape other local exporters and reshape their metrics by the rules in this TOML file (see `planet wrap check`)' -r -F
 complete -c planet -n "__fish_planet_using_subcommand collect" -l collector -d 'Run only this collector (repeatable); the others are off' -r -f -a "serving\t''
 dependencies\t''

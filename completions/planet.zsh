@@ -32,14 +32,14 @@ _planet() {
 _arguments "${_arguments_options[@]}" : \
 '--out=[Write DIR/planet.prom atomically (node_exporter'\''s --collector.textfile.directory)]:DIR:_files' \
 '--file-name=[Name of the file written in the --out directory; must end in .prom]:NAME:_default' \
-'--interval=[Time between two collections with --loop (e.g. 500ms, 15s, 1m) \[default\: 15s\]]:DURATION:_default' \
+'--interval=[Time between two collections with --loop (e.g. 500ms, 15s, 1m; at most 1d) \[default\: 15s\]]:DURATION:_default' \
 '--state-file=[Where counters persist between runs \[default\: \$STATE_DIRECTORY/planet.state under systemd, else /var/lib/planet/planet.state with --out; none with --stdout\]]:PATH:_files' \
 '--forget-after=[Drop a dependency series once it has had no connection for this long]:DURATION:_default' \
 '--max-peers=[At most this many peers per family; the rest fold into name="other"]:N:_default' \
 '*--exclude-peer=[Leave out peers in this network (repeatable), e.g. 10.0.0.0/8 or \:\:1]:CIDR:_default' \
 '--inventory=[Name peers from this inventory first\: a JSON array or NDJSON of {"ip_address"\: ADDR or CIDR, "domain"\: ..., "hostgroup"\: ...}]:FILE:_files' \
 '--dns-server=[Ask this DNS server (port 53 unless given) instead of /etc/resolv.conf'\''s]:ADDR[:PORT]:_default' \
-'--dns-timeout=[Time budget for all reverse DNS look-ups of one run]:DURATION:_default' \
+'--dns-timeout=[Time budget for all reverse DNS look-ups of one run (at most 1m)]:DURATION:_default' \
 '--wrap=[Scrape other local exporters and reshape their metrics by the rules in this TOML file (see \`planet wrap check\`)]:FILE:_files' \
 '*--collector=[Run only this collector (repeatable); the others are off]:NAME:(serving dependencies process_sockets wrap)' \
 '*--no-collector=[Switch this collector off (repeatable)]:NAME:(serving dependencies process_sockets wrap)' \

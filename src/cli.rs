@@ -75,7 +75,7 @@ pub struct CollectArgs {
     #[arg(long = "loop")]
     pub repeat: bool,
 
-    /// Time between two collections with --loop (e.g. 500ms, 15s, 1m) [default: 15s].
+    /// Time between two collections with --loop (e.g. 500ms, 15s, 1m; at most 1d) [default: 15s].
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub interval: Option<Duration>,
 
@@ -109,8 +109,8 @@ pub struct CollectArgs {
     #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_dns_server)]
     pub dns_server: Option<SocketAddr>,
 
-    /// Time budget for all reverse DNS look-ups of one run.
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    /// Time budget for all reverse DNS look-ups of one run (at most 1m).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_dns_timeout)]
     pub dns_timeout: Duration,
 
     /// Scrape other local exporters and reshape their metrics by the rules in
@@ -161,11 +161,27 @@ fn parse_file_name(name: &str) -> Result<String, String> {
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
-    let interval = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    if interval.is_zero() {
+    parse_bounded(text, Duration::from_secs(24 * 3600))
+}
+
+fn parse_dns_timeout(text: &str) -> Result<Duration, String> {
+    parse_bounded(text, Duration::from_secs(60))
+}
+
+/// A duration above zero and at most `max`: an interval of a year is a typo,
+/// and must not overflow the clock arithmetic that schedules runs.
+fn parse_bounded(text: &str, max: Duration) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
         return Err("must be greater than zero".into());
     }
-    Ok(interval)
+    if duration > max {
+        return Err(format!(
+            "must be at most {}",
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(duration)
 }
 
 /// A network, or a single address as a /32 or /128.

@@ -11,8 +11,7 @@ use crate::cli::Cli;
 
 /// The command that regenerates the committed files.
 #[cfg(test)]
-const REGENERATE: &str = "cargo run -q -- man > man/planet.1 && \
-for s in bash zsh fish; do cargo run -q -- completions $s > completions/planet.$s; done";
+const REGENERATE: &str = "scripts/regen-docs";
 
 pub fn man_page() -> Vec<u8> {
     let cmd = Cli::command();

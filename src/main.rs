@@ -11,6 +11,8 @@ mod destroy;
 mod dns;
 mod docs;
 mod exposition;
+#[cfg(test)]
+mod hostile;
 mod inventory;
 mod peers;
 mod procmap;

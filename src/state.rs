@@ -178,7 +178,7 @@ fn encode(state: &State) -> Vec<u8> {
     data
 }
 
-fn decode(data: &[u8]) -> Result<State, String> {
+pub(crate) fn decode(data: &[u8]) -> Result<State, String> {
     if data.iter().all(u8::is_ascii_whitespace) {
         return Err("empty state file".into());
     }

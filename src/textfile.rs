@@ -12,9 +12,12 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-/// Prefix and suffix of our temporary files: hidden, and never `*.prom`.
-pub const TEMP_PREFIX: &str = ".planet-";
-pub const TEMP_SUFFIX: &str = ".tmp";
+/// Our temporary files are `.planet-PID-XXXXXX.tmp`: hidden, never
+/// `*.prom`, and named after the process writing them, so that a run can
+/// tell a file left by a killed run (its pid is gone) from one being
+/// written right now by another.
+const TEMP_PREFIX: &str = ".planet-";
+const TEMP_SUFFIX: &str = ".tmp";
 
 /// Writes `contents` to `dir/name` atomically with the given mode (umask does
 /// not apply). On error the previous file is untouched and no temporary file
@@ -28,8 +31,10 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Resul
     }
     let fail =
         |what: &str, e: std::io::Error| format!("{}: {what}: {}", target.display(), plain(&e));
+    remove_stale_temp_files(dir);
+    let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
     let mut temp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
+        .prefix(&prefix)
         .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)
         .map_err(|e| {
@@ -49,6 +54,42 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Resul
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| format!("{}: fsync directory: {}", dir.display(), plain(&e)))
+}
+
+/// Removes temporary files of ours whose writer no longer runs (a run
+/// killed mid-write). Best effort: a file that cannot be removed stays.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_file_pid) else {
+            continue;
+        };
+        if pid != std::process::id() && !process_exists(pid) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The writer's pid in a name of the form `.planet-PID-XXXXXX.tmp`.
+fn temp_file_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(TEMP_PREFIX)?.strip_suffix(TEMP_SUFFIX)?;
+    let (pid, random) = rest.split_once('-')?;
+    if random.is_empty() {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// An io::Error without the "(os error N)" tail, for one readable line.
@@ -74,6 +115,34 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
         assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o644);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temp_files_of_dead_writers_are_removed_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let names = [
+            format!(".planet-{dead}-AbC123.tmp"), // killed mid-write: removed
+            format!(".planet-{}-XyZ789.tmp", std::process::id()), // our own: kept
+            ".planet-1-abc.tmp".to_string(),      // pid 1 lives: kept
+            ".planet-x-abc.tmp".to_string(),      // not ours: kept
+            "other.tmp".to_string(),
+        ];
+        for name in &names {
+            fs::write(dir.path().join(name), "").unwrap();
+        }
+        write_atomic(dir.path(), "x.prom", b"x\n", 0o644).unwrap();
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut expected: Vec<String> = names[1..].to_vec();
+        expected.push("x.prom".into());
+        expected.sort();
+        assert_eq!(left, expected);
     }
 
     #[test]

@@ -122,6 +122,47 @@ impl Named {
         Named { child, _dir: dir }
     }
 
+    /// As [`Named::hold`], for a name given as raw bytes, any but NUL and at
+    /// most 15 (even `/`, which no exec path can give): `sh` writes its own
+    /// /proc/self/comm (only a process itself may) and waits on stdin.
+    pub fn hold_raw(comm: &[u8], fds: &[RawFd]) -> Named {
+        use std::os::unix::ffi::OsStrExt;
+        let fds = fds.to_vec();
+        let mut command = Command::new("sh");
+        command
+            .args([
+                "-c",
+                "printf '%s' \"$1\" > /proc/$$/comm && echo ready && read _",
+                "sh",
+            ])
+            .arg(OsStr::from_bytes(comm))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                for &fd in &fds {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().expect("spawn sh");
+        let mut ready = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut ready,
+        )
+        .unwrap();
+        assert_eq!(ready, "ready\n", "sh could not rename itself");
+        Named {
+            child,
+            _dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

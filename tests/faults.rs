@@ -1,0 +1,479 @@
+//! Faults and hostile input: planet must never hand node_exporter a bad
+//! file, never lose its counters, and never panic.
+
+mod common;
+
+use std::ffi::CString;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_no_panic(output: &Output) {
+    assert!(
+        !stderr_of(output).contains("panicked"),
+        "{}",
+        stderr_of(output)
+    );
+}
+
+/// A complete exposition: starts with a HELP line, ends with a line feed,
+/// and holds the first and the last self metric.
+fn is_complete(text: &str) -> bool {
+    text.starts_with("# HELP ")
+        && text.ends_with('\n')
+        && text.contains("\nplanet_build_info{")
+        && text.contains("\nplanet_snapshot_duration_seconds ")
+}
+
+#[test]
+fn a_reader_never_sees_a_partial_file_and_no_temp_file_outlives_a_kill() {
+    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut looping = collect_into(out.path(), state.path())
+        .args(["--loop", "--interval", "50ms"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let file = out.path().join("planet.prom");
+    assert!(wait_for(Duration::from_secs(10), || file.exists()));
+    let mut stamps = std::collections::HashSet::new();
+    for i in 0..10_000 {
+        let text = fs::read_to_string(&file).unwrap();
+        assert!(is_complete(&text), "read {i} saw a partial file:\n{text}");
+        stamps.insert(samples(&text, "planet_collect_timestamp_seconds")[0].to_string());
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    assert!(
+        stamps.len() > 5,
+        "only {} rewrites were raced",
+        stamps.len()
+    );
+
+    // SIGKILL (maybe mid-write); the next run removes whatever it left.
+    unsafe { libc::kill(looping.id() as i32, libc::SIGKILL) };
+    looping.wait().unwrap();
+    assert_success(&collect_into(out.path(), state.path()).output().unwrap());
+    assert_eq!(list_dir(out.path()), ["planet.prom"]);
+    assert_eq!(
+        list_dir(state.path()),
+        ["planet.state", "planet.state.lock"]
+    );
+    assert!(is_complete(&fs::read_to_string(&file).unwrap()));
+}
+
+/// A small tmpfs at `.0`, unmounted on drop (before its mount point, `.1`,
+/// is removed). Needs root; otherwise a skip.
+struct Tmpfs(PathBuf, #[allow(dead_code)] tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(kib: u32) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let target = CString::new(dir.path().to_str().unwrap()).unwrap();
+        let options = CString::new(format!("size={kib}k,mode=0755")).unwrap();
+        // SAFETY: valid NUL-terminated strings; unmounted in Drop.
+        let rc = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                options.as_ptr().cast(),
+            )
+        };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            return skip_or_fail(&format!("cannot mount a tmpfs: {e}"));
+        }
+        Some(Tmpfs(dir.path().to_path_buf(), dir))
+    }
+
+    /// Takes every free block.
+    fn fill(&self) {
+        let mut filler = fs::File::create(self.0.join("filler")).unwrap();
+        let block = [0u8; 4096];
+        while filler.write_all(&block).is_ok() {}
+        let _ = filler.sync_all();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let target = CString::new(self.0.to_str().unwrap()).unwrap();
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_run_and_keeps_the_previous_output() {
+    let Some(disk) = Tmpfs::mount(64) else { return };
+    let state = tempfile::tempdir().unwrap();
+    let previous = "# previous run\nplanet_build_info{version=\"0\"} 1\n";
+    fs::write(disk.0.join("planet.prom"), previous).unwrap();
+    disk.fill();
+    let output = collect_into(&disk.0, state.path()).output().unwrap();
+    assert_no_panic(&output);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.starts_with(&format!("planet: {}", disk.0.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(
+        fs::read_to_string(disk.0.join("planet.prom")).unwrap(),
+        previous
+    );
+    assert_eq!(list_dir(&disk.0), ["filler", "planet.prom"]);
+}
+
+#[test]
+fn a_state_file_on_a_full_disk_fails_the_run_and_keeps_output_and_state() {
+    let Some(disk) = Tmpfs::mount(64) else { return };
+    let out = tempfile::tempdir().unwrap();
+    // A first run writes both; remember them.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let _open = queue_connections(&listener, 2);
+    assert_success(&collect_into(out.path(), &disk.0).output().unwrap());
+    let state = disk.0.join("planet.state");
+    let before = (
+        fs::read(&state).unwrap(),
+        fs::read(out.path().join("planet.prom")).unwrap(),
+    );
+    disk.fill();
+    let output = collect_into(out.path(), &disk.0).output().unwrap();
+    assert_no_panic(&output);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("No space left on device"),
+        "{}",
+        stderr_of(&output)
+    );
+    let after = (
+        fs::read(&state).unwrap(),
+        fs::read(out.path().join("planet.prom")).unwrap(),
+    );
+    assert!(before == after, "state or output changed");
+    assert_eq!(
+        list_dir(&disk.0),
+        ["filler", "planet.state", "planet.state.lock"]
+    );
+    assert_eq!(list_dir(out.path()), ["planet.prom"]);
+}
+
+#[test]
+fn a_directory_deleted_under_loop_is_logged_and_retried() {
+    let (parent, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let out = parent.path().join("textfile");
+    fs::create_dir(&out).unwrap();
+    let mut looping = collect_into(&out, state.path())
+        .args(["--loop", "--interval", "100ms"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let file = out.join("planet.prom");
+    assert!(wait_for(Duration::from_secs(10), || file.exists()));
+    fs::remove_dir_all(&out).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    fs::create_dir(&out).unwrap();
+    let recovered = wait_for(Duration::from_secs(10), || {
+        fs::read_to_string(&file)
+            .is_ok_and(|t| !t.contains("planet_loop_failures_total 0\n") && is_complete(&t))
+    });
+    unsafe { libc::kill(looping.id() as i32, libc::SIGTERM) };
+    let status = looping.wait().unwrap();
+    let mut stderr = String::new();
+    looping
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(recovered, "{stderr}");
+    assert_eq!(status.code(), Some(0));
+    assert!(!stderr.is_empty(), "the failures were logged");
+    for line in stderr.lines() {
+        assert_eq!(
+            line,
+            format!("planet: {}: No such file or directory", out.display())
+        );
+    }
+}
+
+/// Sleepers whose `comm` together hold every byte 0x01..=0xff, each owning
+/// a listener.
+fn hostile_names() -> (Vec<Named>, Vec<u16>) {
+    let bytes: Vec<u8> = (1..=255u8).collect();
+    let mut holders = Vec::new();
+    let mut ports = Vec::new();
+    for chunk in bytes.chunks(15) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        ports.push(port_of(listener.local_addr()));
+        holders.push(Named::hold_raw(chunk, &[listener.as_raw_fd()]));
+    }
+    (holders, ports)
+}
+
+#[test]
+fn every_byte_in_process_names_gives_output_promtool_and_node_exporter_accept() {
+    let (_holders, ports) = hostile_names();
+    let text = collect_stdout(&[]);
+    let ours = samples_on_ports(&text, "planet_serving", &ports);
+    assert_eq!(ours.len(), ports.len(), "{text}");
+    let all: String = ours.iter().copied().collect();
+    for escaped in ["\\n", "\\\"", "\\\\", "/", "\u{fffd}", "\u{7f}"] {
+        assert!(all.contains(escaped), "no {escaped:?} in {all}");
+    }
+    if let Some(promtool) = tool("promtool", "prometheus") {
+        let mut check = Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let result = check.wait_with_output().unwrap();
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stdout)
+        );
+    }
+    let Some(node_exporter) = tool("prometheus-node-exporter", "prometheus-node-exporter") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("planet.prom"), &text).unwrap();
+    let web = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
+    let mut exporter = Command::new(node_exporter)
+        .args(["--collector.disable-defaults", "--collector.textfile"])
+        .arg(format!(
+            "--collector.textfile.directory={}",
+            dir.path().display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut metrics = String::new();
+    let up = wait_for(Duration::from_secs(20), || {
+        metrics = std::net::TcpStream::connect(("127.0.0.1", web))
+            .ok()
+            .and_then(|mut s| {
+                s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+                let mut body = String::new();
+                s.read_to_string(&mut body).ok()?;
+                Some(body)
+            })
+            .unwrap_or_default();
+        metrics.contains("node_textfile_scrape_error")
+    });
+    let _ = exporter.kill();
+    let _ = exporter.wait();
+    assert!(up);
+    assert!(
+        metrics.contains("\nnode_textfile_scrape_error 0\n"),
+        "{metrics}"
+    );
+    let served = metrics
+        .lines()
+        .filter(|l| l.starts_with("planet_serving{"))
+        .count();
+    assert!(served >= ports.len(), "{metrics}");
+}
+
+fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, data).unwrap();
+    path
+}
+
+#[test]
+fn hostile_inventory_and_wrap_files_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge");
+    fs::File::create(&huge)
+        .unwrap()
+        .set_len(600 * 1024 * 1024)
+        .unwrap(); // sparse
+    let binary: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let cases: Vec<(&str, PathBuf, &str)> = vec![
+        ("--inventory", huge.clone(), "larger than 512 MiB"),
+        (
+            "--inventory",
+            write_file(
+                dir.path(),
+                "trunc.json",
+                br#"[{"ip_address": "10.0.0.1", "dom"#,
+            ),
+            "not a JSON array",
+        ),
+        (
+            "--inventory",
+            write_file(dir.path(), "bin.json", &binary),
+            "line 1:",
+        ),
+        (
+            "--inventory",
+            write_file(dir.path(), "obj.json", br#"{"ip_address": 5}"#),
+            "line 1: invalid type",
+        ),
+        (
+            "--inventory",
+            write_file(dir.path(), "arr.json", br#"[1, 2]"#),
+            "entry 1: invalid type",
+        ),
+        (
+            "--inventory",
+            dir.path().join("missing.json"),
+            "No such file or directory",
+        ),
+        ("--wrap", huge, "larger than 16 MiB"),
+        (
+            "--wrap",
+            write_file(dir.path(), "trunc.toml", b"[[rule]]\nname = \"a"),
+            "TOML parse error",
+        ),
+        (
+            "--wrap",
+            write_file(dir.path(), "bin.toml", &binary),
+            "not UTF-8 text",
+        ),
+        (
+            "--wrap",
+            write_file(dir.path(), "type.toml", b"source = 5\n"),
+            "invalid type",
+        ),
+        ("--wrap", dir.path().to_path_buf(), "Is a directory"),
+    ];
+    for (flag, path, expected) in cases {
+        let output = planet(["collect", "--stdout", "--no-resolve", flag])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_no_panic(&output);
+        let stderr = stderr_of(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{flag} {}: {stderr}",
+            path.display()
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("planet: {}: ", path.display())),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "{flag} {}: {stderr}",
+            path.display()
+        );
+        assert!(output.stdout.is_empty());
+    }
+}
+
+#[test]
+fn absurd_flag_values_never_panic() {
+    for (args, status) in [
+        (&["--loop", "--interval", "0"][..], 2),
+        (&["--loop", "--interval", "99999999999d"][..], 2),
+        (&["--max-peers", "0"][..], 0),
+        (&["--max-peers", "18446744073709551616"][..], 2),
+        (&["--max-peers", "-1"][..], 2),
+        (&["--forget-after", "0s"][..], 0),
+        (&["--forget-after", "500000000d"][..], 0),
+        (&["--dns-timeout", "10000h"][..], 2),
+        (&["--exclude-peer", "10.0.0.0/99"][..], 2),
+        (&["--exclude-peer", "::/0"][..], 0),
+        (&["--file-name", &"x".repeat(5000)][..], 2),
+        (&["--dns-server", "999.1.1.1:53"][..], 2),
+        (&["--dns-server", "127.0.0.1:99999"][..], 2),
+    ] {
+        let output = planet(["collect", "--stdout", "--no-resolve"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_no_panic(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(status),
+            "{args:?}: {}",
+            stderr_of(&output)
+        );
+    }
+}
+
+#[test]
+fn without_privileges_other_users_sockets_are_unnamed_with_one_warning() {
+    if unsafe { libc::geteuid() } != 0 {
+        skip_or_fail::<()>("must run as root to drop to another user");
+        return;
+    }
+    let Some(setpriv) = tool("setpriv", "util-linux") else {
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let _holder = Named::hold("root-srv", &[listener.as_raw_fd()]);
+    drop(listener);
+    let line = |name: &str| {
+        format!(
+            r#"planet_serving{{protocol="tcp",name="{name}",addr="127.0.0.1",port="{port}"}} 1"#
+        )
+    };
+
+    let output = Command::new(setpriv)
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            PLANET,
+            "collect",
+            "--stdout",
+            "--no-resolve",
+        ])
+        .output()
+        .unwrap();
+    assert_no_panic(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(
+        samples_on_ports(&text, "planet_serving", &[port])
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [line("")]
+    );
+    let stderr = stderr_of(&output);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("planet: warning: /proc/PID/fd: permission denied for "),
+        "{stderr}"
+    );
+
+    let text = collect_stdout(&[]);
+    assert_eq!(
+        samples_on_ports(&text, "planet_serving", &[port])
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [line("root-srv")]
+    );
+}
