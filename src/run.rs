@@ -17,6 +17,7 @@ use crate::dns::Resolver;
 use crate::exposition::{render, Family};
 use crate::inventory::Inventory;
 use crate::peers::Namer;
+use crate::procmap::ProcessMap;
 use crate::signals::Signals;
 use crate::snapshot::{DependencyState, Snapshot};
 use crate::state::{State, StateFile, LOCK_WAIT};
@@ -56,6 +57,7 @@ pub fn collect(args: CollectArgs) -> Result<(), String> {
         args,
         warned: HashSet::new(),
         loop_failures: None,
+        processes: None,
     };
     if runner.collectors.iter().any(|c| c.name() == "dependencies") {
         runner.accounting = Some(Accounting::start(&runner.args, &mut runner.warned)?);
@@ -174,6 +176,8 @@ struct Runner {
     warned: HashSet<String>,
     /// Iterations whose output failed, in `--loop` mode.
     loop_failures: Option<u64>,
+    /// `--loop`: the last run's process map, reused while it fits.
+    processes: Option<ProcessMap>,
 }
 
 impl Runner {
@@ -201,7 +205,7 @@ impl Runner {
     fn families(&mut self) -> Vec<Family> {
         let started = Instant::now();
         let mut snapshot = if self.collectors.iter().any(|c| c.needs_sockets()) {
-            Snapshot::take()
+            Snapshot::take(self.processes.take())
         } else {
             Snapshot::of(Vec::new())
         };
@@ -253,6 +257,9 @@ impl Runner {
         }
         for failure in failures {
             self.warn(failure);
+        }
+        if self.args.repeat {
+            self.processes = Some(std::mem::take(&mut snapshot.processes));
         }
 
         let now = unix_now();
@@ -391,6 +398,7 @@ mod tests {
             args: *args,
             warned: HashSet::new(),
             loop_failures: None,
+            processes: None,
         };
         let text = render(&mut runner.families());
         let lines: Vec<&str> = text

@@ -40,8 +40,9 @@ pub struct DependencyState {
 }
 
 impl Snapshot {
-    /// Reads the kernel's socket tables and maps their owners.
-    pub fn take() -> Snapshot {
+    /// Reads the kernel's socket tables and maps their owners, reusing the
+    /// previous run's map where it still fits (`--loop`).
+    pub fn take(previous: Option<ProcessMap>) -> Snapshot {
         let mut warnings = Vec::new();
         let ephemeral = match read_ephemeral_range() {
             Ok(range) => range,
@@ -56,7 +57,13 @@ impl Snapshot {
         };
         let sockets = sockdiag::dump_all().map_err(|e| e.to_string());
         let processes = match &sockets {
-            Ok(records) => ProcessMap::scan(records.iter().map(|r| r.inode)),
+            Ok(records) => {
+                let inodes = records.iter().map(|r| r.inode);
+                match previous {
+                    Some(previous) => ProcessMap::reuse(previous, inodes),
+                    None => ProcessMap::scan(inodes),
+                }
+            }
             Err(_) => ProcessMap::default(),
         };
         if processes.denied > 0 {

@@ -138,36 +138,40 @@ fn a_full_disk_fails_the_run_and_keeps_the_previous_output() {
 
 #[test]
 fn a_state_file_on_a_full_disk_fails_the_run_and_keeps_output_and_state() {
-    let Some(disk) = Tmpfs::mount(64) else { return };
-    let out = tempfile::tempdir().unwrap();
-    // A first run writes both; remember them.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let _open = queue_connections(&listener, 2);
-    assert_success(&collect_into(out.path(), &disk.0).output().unwrap());
-    let state = disk.0.join("planet.state");
-    let before = (
-        fs::read(&state).unwrap(),
-        fs::read(out.path().join("planet.prom")).unwrap(),
-    );
-    disk.fill();
-    let output = collect_into(out.path(), &disk.0).output().unwrap();
-    assert_no_panic(&output);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
-    assert!(
-        stderr_of(&output).contains("No space left on device"),
-        "{}",
-        stderr_of(&output)
-    );
-    let after = (
-        fs::read(&state).unwrap(),
-        fs::read(out.path().join("planet.prom")).unwrap(),
-    );
-    assert!(before == after, "state or output changed");
-    assert_eq!(
-        list_dir(&disk.0),
-        ["filler", "planet.state", "planet.state.lock"]
-    );
-    assert_eq!(list_dir(out.path()), ["planet.prom"]);
+    // In a namespace of its own, so the state's size does not depend on the
+    // host's socket table.
+    in_own_netns(|| {
+        let Some(disk) = Tmpfs::mount(64) else { return };
+        let out = tempfile::tempdir().unwrap();
+        // A first run writes both; remember them.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _open = queue_connections(&listener, 2);
+        assert_success(&collect_into(out.path(), &disk.0).output().unwrap());
+        let state = disk.0.join("planet.state");
+        let before = (
+            fs::read(&state).unwrap(),
+            fs::read(out.path().join("planet.prom")).unwrap(),
+        );
+        disk.fill();
+        let output = collect_into(out.path(), &disk.0).output().unwrap();
+        assert_no_panic(&output);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+        assert!(
+            stderr_of(&output).contains("No space left on device"),
+            "{}",
+            stderr_of(&output)
+        );
+        let after = (
+            fs::read(&state).unwrap(),
+            fs::read(out.path().join("planet.prom")).unwrap(),
+        );
+        assert!(before == after, "state or output changed");
+        assert_eq!(
+            list_dir(&disk.0),
+            ["filler", "planet.state", "planet.state.lock"]
+        );
+        assert_eq!(list_dir(out.path()), ["planet.prom"]);
+    });
 }
 
 #[test]
