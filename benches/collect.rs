@@ -26,7 +26,7 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .collect();
     let sizes = if sizes.is_empty() {
-        vec![1000, 10_000]
+        vec![1000, 10_000, 50_000]
     } else {
         sizes
     };
@@ -184,10 +184,59 @@ fn bench(n: usize) {
         );
     }
     bench_state(n);
+    if n == 10_000 {
+        bench_loop(n);
+    }
     for mut worker in workers {
         drop(worker.stdin.take());
         let _ = worker.wait();
     }
+}
+
+/// `--loop --interval 15s` over a minute: the share of one core it takes,
+/// from the kernel's own accounting of its CPU time.
+fn bench_loop(n: usize) {
+    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut planet = Command::new(PLANET)
+        .args([
+            "collect",
+            "--no-resolve",
+            "--loop",
+            "--interval",
+            "15s",
+            "--out",
+        ])
+        .arg(out.path())
+        .arg("--state-file")
+        .arg(state.path().join("planet.state"))
+        .spawn()
+        .expect("spawn planet --loop");
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", planet.id())).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        // utime and stime, fields 14 and 15 of stat (11 and 12 after the name).
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf has no preconditions.
+        ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+    };
+    std::thread::sleep(Duration::from_secs(2)); // past the first run
+    let (cpu0, wall0) = (cpu(), Instant::now());
+    std::thread::sleep(Duration::from_secs(60));
+    let (cpu1, wall) = (cpu(), wall0.elapsed());
+    // SAFETY: plain kill of our own child.
+    unsafe { libc::kill(planet.id() as i32, libc::SIGTERM) };
+    let _ = planet.wait();
+    println!(
+        "| {n} | `planet collect --loop --interval 15s` | {:.2} s CPU in {:.0} s | | | {:.2}% of one core |",
+        cpu1 - cpu0,
+        wall.as_secs_f64(),
+        100.0 * (cpu1 - cpu0) / wall.as_secs_f64()
+    );
 }
 
 /// One-shot runs with a state file: the first (no state yet) and warm ones
