@@ -96,6 +96,22 @@ impl Tmpfs {
         Some(Tmpfs(dir.path().to_path_buf(), dir))
     }
 
+    /// Makes the file system read-only (EROFS for every write).
+    fn remount_read_only(&self) {
+        let target = CString::new(self.0.to_str().unwrap()).unwrap();
+        // SAFETY: as in mount; the flags only change this mount.
+        let rc = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                target.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REMOUNT | libc::MS_RDONLY,
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    }
+
     /// Takes every free block.
     fn fill(&self) {
         let mut filler = fs::File::create(self.0.join("filler")).unwrap();
@@ -134,6 +150,32 @@ fn a_full_disk_fails_the_run_and_keeps_the_previous_output() {
         previous
     );
     assert_eq!(list_dir(&disk.0), ["filler", "planet.prom"]);
+}
+
+#[test]
+fn a_read_only_file_system_fails_the_run_and_keeps_the_previous_output() {
+    let Some(disk) = Tmpfs::mount(256) else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let previous = "# previous run\n";
+    fs::write(disk.0.join("planet.prom"), previous).unwrap();
+    disk.remount_read_only();
+    let output = collect_into(&disk.0, state.path()).output().unwrap();
+    assert_no_panic(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&output),
+        format!(
+            "planet: {}: cannot create a temporary file: Read-only file system\n",
+            disk.0.display()
+        )
+    );
+    assert_eq!(
+        fs::read_to_string(disk.0.join("planet.prom")).unwrap(),
+        previous
+    );
+    assert_eq!(list_dir(&disk.0), ["planet.prom"]);
 }
 
 #[test]
