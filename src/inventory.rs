@@ -45,13 +45,8 @@ impl Inventory {
     /// Reads and checks the whole file; an error names the file and the
     /// entry (JSON array) or line (NDJSON) at fault.
     pub fn load(path: &Path) -> Result<Inventory, String> {
-        let fail = |what: String| format!("{}: {what}", path.display());
-        let meta = std::fs::metadata(path).map_err(|e| fail(crate::textfile::plain(&e)))?;
-        if meta.len() > MAX_SIZE {
-            return Err(fail(format!("larger than {} MiB", MAX_SIZE >> 20)));
-        }
-        let data = std::fs::read(path).map_err(|e| fail(crate::textfile::plain(&e)))?;
-        Inventory::parse(&data).map_err(fail)
+        let data = crate::textfile::read_limited(path, MAX_SIZE)?;
+        Inventory::parse(&data).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     pub fn parse(data: &[u8]) -> Result<Inventory, String> {

@@ -92,6 +92,18 @@ fn process_exists(pid: u32) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// Reads a whole file an operator gave us, refusing one larger than `max`
+/// bytes before reading it (a wrong path to a disk image must not eat
+/// memory). The error names the path.
+pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let fail = |what: String| format!("{}: {what}", path.display());
+    let meta = fs::metadata(path).map_err(|e| fail(plain(&e)))?;
+    if meta.len() > max {
+        return Err(fail(format!("larger than {} MiB", max >> 20)));
+    }
+    fs::read(path).map_err(|e| fail(plain(&e)))
+}
+
 /// An io::Error without the "(os error N)" tail, for one readable line.
 pub fn plain(e: &std::io::Error) -> String {
     let text = e.to_string();

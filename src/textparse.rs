@@ -291,18 +291,11 @@ up -Inf
         }
     }
 
-    /// A small deterministic generator: no extra crate for property tests.
-    struct Rng(u64);
+    use crate::hostile::Rng;
 
     impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
         fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-            items[(self.next() % items.len() as u64) as usize]
+            items[self.below(items.len())]
         }
         fn text(&mut self) -> String {
             let pieces = [

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::exposition::{Family, Kind};
+use crate::textfile::read_limited;
 use crate::textparse::{self, is_label_name, is_metric_name, Exposition, Sample};
 
 /// What a source may send; an exporter page is rarely over a few MiB.
@@ -148,11 +149,7 @@ pub struct Rules {
 impl Rules {
     pub fn load(path: &Path) -> Result<Rules, String> {
         let fail = |what: String| format!("{}: {what}", path.display());
-        let meta = std::fs::metadata(path).map_err(|e| fail(crate::textfile::plain(&e)))?;
-        if meta.len() > MAX_BODY {
-            return Err(fail(format!("larger than {} MiB", MAX_BODY >> 20)));
-        }
-        let data = std::fs::read(path).map_err(|e| fail(crate::textfile::plain(&e)))?;
+        let data = read_limited(path, MAX_BODY)?;
         let text = String::from_utf8(data).map_err(|_| fail("not UTF-8 text".into()))?;
         Rules::parse(&text).map_err(fail)
     }
@@ -375,17 +372,8 @@ impl Rule {
 fn fetch(source: &Source) -> Result<String, String> {
     match &source.location {
         Location::File(path) => {
-            let meta = std::fs::metadata(path)
-                .map_err(|e| format!("{}: {}", path.display(), crate::textfile::plain(&e)))?;
-            if meta.len() > MAX_BODY {
-                return Err(format!(
-                    "{}: larger than {} MiB",
-                    path.display(),
-                    MAX_BODY >> 20
-                ));
-            }
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("{}: {}", path.display(), crate::textfile::plain(&e)))
+            let data = read_limited(path, MAX_BODY)?;
+            String::from_utf8(data).map_err(|_| format!("{}: not UTF-8 text", path.display()))
         }
         Location::Url(url) => {
             let agent: ureq::Agent = ureq::Agent::config_builder()

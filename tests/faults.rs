@@ -279,60 +279,12 @@ fn every_byte_in_process_names_gives_output_promtool_and_node_exporter_accept() 
     for escaped in ["\\n", "\\\"", "\\\\", "/", "\u{fffd}", "\u{7f}"] {
         assert!(all.contains(escaped), "no {escaped:?} in {all}");
     }
-    if let Some(promtool) = tool("promtool", "prometheus") {
-        let mut check = Command::new(promtool)
-            .args(["check", "metrics"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        check
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-        let result = check.wait_with_output().unwrap();
-        assert!(
-            result.status.success(),
-            "{}",
-            String::from_utf8_lossy(&result.stdout)
-        );
-    }
-    let Some(node_exporter) = tool("prometheus-node-exporter", "prometheus-node-exporter") else {
-        return;
-    };
+    assert_promtool_accepts(&text);
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("planet.prom"), &text).unwrap();
-    let web = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
-    let mut exporter = Command::new(node_exporter)
-        .args(["--collector.disable-defaults", "--collector.textfile"])
-        .arg(format!(
-            "--collector.textfile.directory={}",
-            dir.path().display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut metrics = String::new();
-    let up = wait_for(Duration::from_secs(20), || {
-        metrics = std::net::TcpStream::connect(("127.0.0.1", web))
-            .ok()
-            .and_then(|mut s| {
-                s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
-                let mut body = String::new();
-                s.read_to_string(&mut body).ok()?;
-                Some(body)
-            })
-            .unwrap_or_default();
-        metrics.contains("node_textfile_scrape_error")
-    });
-    let _ = exporter.kill();
-    let _ = exporter.wait();
-    assert!(up);
+    let Some(metrics) = node_exporter_page(dir.path()) else {
+        return;
+    };
     assert!(
         metrics.contains("\nnode_textfile_scrape_error 0\n"),
         "{metrics}"

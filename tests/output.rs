@@ -5,8 +5,8 @@ mod common;
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
+use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -39,72 +39,19 @@ fn hostile_process_names_are_escaped_and_made_utf8() {
 
 #[test]
 fn promtool_accepts_the_output() {
-    let Some(promtool) = tool("promtool", "prometheus") else {
-        return;
-    };
     let (_holder, _) = hostile_listener();
-    let text = collect_stdout(&[]);
-    let mut check = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let result = check.wait_with_output().unwrap();
-    assert!(
-        result.status.success() && result.stdout.is_empty() && result.stderr.is_empty(),
-        "promtool: {}{}\n{text}",
-        String::from_utf8_lossy(&result.stdout),
-        String::from_utf8_lossy(&result.stderr)
-    );
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).ok()?;
-    Some(body)
+    assert_promtool_accepts(&collect_stdout(&[]));
 }
 
 #[test]
 fn node_exporter_reads_the_file() {
-    let Some(node_exporter) = tool("prometheus-node-exporter", "prometheus-node-exporter") else {
-        return;
-    };
     let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (_holder, port) = hostile_listener();
     let output = collect_into(dir.path(), state.path()).output().unwrap();
     assert_success(&output);
-
-    let web_port = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
-    let mut exporter = Command::new(node_exporter)
-        .arg("--collector.disable-defaults")
-        .arg("--collector.textfile")
-        .arg(format!(
-            "--collector.textfile.directory={}",
-            dir.path().display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{web_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut metrics = String::new();
-    let up = wait_for(Duration::from_secs(20), || {
-        metrics = http_get(web_port, "/metrics").unwrap_or_default();
-        metrics.contains("node_textfile_scrape_error")
-    });
-    let _ = exporter.kill();
-    let _ = exporter.wait();
-    assert!(up, "node_exporter did not answer: {metrics}");
+    let Some(metrics) = node_exporter_page(dir.path()) else {
+        return;
+    };
     assert!(
         metrics.contains("\nnode_textfile_scrape_error 0\n"),
         "{metrics}"

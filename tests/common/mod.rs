@@ -122,20 +122,9 @@ impl Named {
         let link = dir.path().join(name.as_ref());
         std::os::unix::fs::symlink(which("sleep").expect("sleep(1) is installed"), &link)
             .expect("symlink");
-        let fds = fds.to_vec();
         let mut command = Command::new(&link);
         command.arg("infinity").stdin(Stdio::null());
-        // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
-        unsafe {
-            command.pre_exec(move || {
-                for &fd in &fds {
-                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
+        inherit(&mut command, fds);
         let child = command.spawn().expect("spawn named holder");
         Named { child, _dir: dir }
     }
@@ -145,7 +134,6 @@ impl Named {
     /// /proc/self/comm (only a process itself may) and waits on stdin.
     pub fn hold_raw(comm: &[u8], fds: &[RawFd]) -> Named {
         use std::os::unix::ffi::OsStrExt;
-        let fds = fds.to_vec();
         let mut command = Command::new("sh");
         command
             .args([
@@ -156,17 +144,7 @@ impl Named {
             .arg(OsStr::from_bytes(comm))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
-        // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
-        unsafe {
-            command.pre_exec(move || {
-                for &fd in &fds {
-                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
+        inherit(&mut command, fds);
         let mut child = command.spawn().expect("spawn sh");
         let mut ready = String::new();
         std::io::BufRead::read_line(
@@ -183,6 +161,22 @@ impl Named {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+}
+
+/// Lets the child keep these fds across exec (all others close at exec).
+fn inherit(command: &mut Command, fds: &[RawFd]) {
+    let fds = fds.to_vec();
+    // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            for &fd in &fds {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
     }
 }
 
@@ -224,6 +218,63 @@ pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
             "{name} is not installed (Debian package {package})"
         )),
     }
+}
+
+/// Asserts that `promtool check metrics` accepts `text` without a word (a
+/// lint complaint fails too); skips when promtool is missing.
+pub fn assert_promtool_accepts(text: &str) {
+    let Some(promtool) = tool("promtool", "prometheus") else {
+        return;
+    };
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let result = check.wait_with_output().unwrap();
+    assert!(
+        result.status.success() && result.stdout.is_empty() && result.stderr.is_empty(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
+/// A real node_exporter reading `dir` as its textfile directory, scraped
+/// once on a loopback port: its /metrics page. None (a skip) when it is not
+/// installed.
+pub fn node_exporter_page(dir: &Path) -> Option<String> {
+    let node_exporter = tool("prometheus-node-exporter", "prometheus-node-exporter")?;
+    let web = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
+    let mut exporter = Command::new(node_exporter)
+        .args(["--collector.disable-defaults", "--collector.textfile"])
+        .arg(format!("--collector.textfile.directory={}", dir.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut page = String::new();
+    let up = wait_for(Duration::from_secs(20), || {
+        page = http_get(web, "/metrics").unwrap_or_default();
+        page.contains("node_textfile_scrape_error")
+    });
+    let _ = exporter.kill();
+    let _ = exporter.wait();
+    assert!(up, "node_exporter did not answer: {page}");
+    Some(page)
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    Some(body)
 }
 
 /// Runs `body` on a thread of its own inside a new network namespace with
