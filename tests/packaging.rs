@@ -133,3 +133,50 @@ fn the_cron_line_runs_silently() {
     assert_eq!(fields[..6], ["*", "*", "*", "*", "*", "root"]);
     run_shipped_command(&fields[6..].join(" "));
 }
+
+#[test]
+fn the_man_page_reads_cleanly() {
+    let Some(man) = tool("man", "man-db") else {
+        return;
+    };
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("man/planet.1");
+    let output = Command::new(man)
+        .args(["--warnings", "-l"])
+        .arg(&page)
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    for section in [
+        "SYNOPSIS",
+        "OPTIONS",
+        "METRICS",
+        "FILES",
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "EXAMPLES",
+    ] {
+        assert!(text.lines().any(|l| l == section), "no {section} section");
+    }
+    for flag in [
+        "--out",
+        "--state-file",
+        "--forget-after",
+        "--max-peers",
+        "--dns-timeout",
+        "--wrap",
+        "--no-collector",
+    ] {
+        assert!(text.contains(flag), "{flag} is not documented");
+    }
+    assert!(
+        text.contains("[default: 24h]") && text.contains("PLANET_OUT"),
+        "defaults and env"
+    );
+}
