@@ -35,8 +35,8 @@ pub struct DestroyFeed {
 }
 
 impl DestroyFeed {
-    /// Subscribes and starts the reader thread. Fails without the privilege
-    /// to join the groups (CAP_NET_ADMIN on some kernels).
+    /// Subscribes and starts the reader thread. Joining needs no privilege
+    /// on Linux 6.x; the large buffer needs CAP_NET_ADMIN (else rmem_max).
     pub fn start() -> io::Result<DestroyFeed> {
         let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
         socket.bind_auto()?;
