@@ -226,13 +226,7 @@ fn loop_counts_connections_that_open_and_close_between_two_samples() {
         .spawn()
         .unwrap();
     let file = out.path().join("planet.prom");
-    let stamp = || {
-        fs::read_to_string(&file).ok().and_then(|t| {
-            samples(&t, "planet_collect_timestamp_seconds")
-                .first()
-                .map(|l| l.to_string())
-        })
-    };
+    let stamp = || collect_timestamp(&file);
     assert!(wait_for(Duration::from_secs(10), || stamp().is_some()));
     // Right after a sample: open, use and close two connections entirely.
     let first = stamp();
@@ -282,17 +276,9 @@ fn loop_counts_connections_that_open_and_close_between_two_samples() {
         got = dependency_series(&fs::read_to_string(&file).unwrap_or_default(), port);
         got == want
     });
-    unsafe { libc::kill(planet.id() as i32, libc::SIGTERM) };
-    let status = planet.wait().unwrap();
-    let mut stderr = String::new();
-    planet
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (code, stderr) = terminate(&mut planet);
     assert!(counted, "got {got:#?}\nwant {want:#?}\nstderr: {stderr}");
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(code, Some(0));
     assert_eq!(stderr, "");
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::ffi::CString;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -235,17 +235,9 @@ fn a_directory_deleted_under_loop_is_logged_and_retried() {
         fs::read_to_string(&file)
             .is_ok_and(|t| !t.contains("planet_loop_failures_total 0\n") && is_complete(&t))
     });
-    unsafe { libc::kill(looping.id() as i32, libc::SIGTERM) };
-    let status = looping.wait().unwrap();
-    let mut stderr = String::new();
-    looping
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (code, stderr) = terminate(&mut looping);
     assert!(recovered, "{stderr}");
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(code, Some(0));
     assert!(!stderr.is_empty(), "the failures were logged");
     for line in stderr.lines() {
         assert_eq!(

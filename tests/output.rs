@@ -5,7 +5,6 @@ mod common;
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::Read;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
@@ -233,13 +232,7 @@ fn loop_rewrites_the_file_and_stops_cleanly_on_sigterm() {
         .spawn()
         .unwrap();
     let file = dir.path().join("x.prom");
-    let stamp = || {
-        fs::read_to_string(&file).ok().and_then(|t| {
-            samples(&t, "planet_collect_timestamp_seconds")
-                .first()
-                .map(|l| l.to_string())
-        })
-    };
+    let stamp = || collect_timestamp(&file);
     assert!(
         wait_for(Duration::from_secs(10), || stamp().is_some()),
         "no first write"
@@ -250,20 +243,8 @@ fn loop_rewrites_the_file_and_stops_cleanly_on_sigterm() {
         "no second write"
     );
 
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let mut exited = None;
-    assert!(wait_for(Duration::from_secs(10), || {
-        exited = child.try_wait().unwrap();
-        exited.is_some()
-    }));
-    assert_eq!(exited.unwrap().code(), Some(0));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (code, stderr) = terminate(&mut child);
+    assert_eq!(code, Some(0));
     assert_eq!(stderr, "");
     let text = fs::read_to_string(&file).unwrap();
     assert!(

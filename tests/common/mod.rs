@@ -359,6 +359,38 @@ pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     check()
 }
 
+/// The `planet_collect_timestamp_seconds` line of an output file, once it
+/// has been written: a new one means a new write.
+pub fn collect_timestamp(file: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    samples(&text, "planet_collect_timestamp_seconds")
+        .first()
+        .map(|line| line.to_string())
+}
+
+/// Sends SIGTERM to a `--loop` planet and waits up to 10s for it to end
+/// (then kills it): its exit code (None if it had to be killed) and all it
+/// wrote to its piped stderr.
+pub fn terminate(child: &mut Child) -> (Option<i32>, String) {
+    use std::io::Read;
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut exited = None;
+    wait_for(Duration::from_secs(10), || {
+        exited = child.try_wait().ok().flatten();
+        exited.is_some()
+    });
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).unwrap();
+    }
+    (exited.and_then(|status| status.code()), stderr)
+}
+
 /// Every file name in a directory, sorted.
 pub fn list_dir(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
