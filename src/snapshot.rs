@@ -1,20 +1,14 @@
-//! One run's view of the host, taken once and shared read-only by every
-//! collector: the socket table, who owns each socket, and the port range the
-//! kernel hands to clients.
+//! Stage 2, the snapshot: one run's view of the host, built once from the
+//! kernel's answers and never changed afterwards. Every later stage reads
+//! it; none writes it, so the order in which collectors run cannot matter.
 
 use std::ops::RangeInclusive;
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
-
-use crate::dependencies::{Row, RowTotals, Side};
-use crate::peers::{Lookups, Peer};
-use crate::procmap::ProcessMap;
-use crate::sockdiag::{self, SockRecord};
-
-/// Linux's default `net.ipv4.ip_local_port_range`.
-const DEFAULT_EPHEMERAL: RangeInclusive<u16> = 32768..=60999;
-const EPHEMERAL_PATH: &str = "/proc/sys/net/ipv4/ip_local_port_range";
+use crate::error::Error;
+use crate::kernel::procmap::ProcessMap;
+use crate::kernel::sockdiag;
+use crate::kernel::socket::{state, Protocol, SockRecord};
+use crate::kernel::sysctl::{self, DEFAULT_EPHEMERAL, EPHEMERAL_PATH};
 
 pub struct Snapshot {
     /// The dump, or why it failed (every collector that needs it fails then).
@@ -24,19 +18,6 @@ pub struct Snapshot {
     pub ephemeral: RangeInclusive<u16>,
     /// Problems worth one warning line each (not failures).
     pub warnings: Vec<String>,
-    /// The dependency series after this run's accounting, when it ran.
-    pub dependencies: Option<DependencyState>,
-}
-
-/// The dependency series after this run's accounting, folding and naming.
-pub struct DependencyState {
-    pub rows: BTreeMap<Row, RowTotals>,
-    pub names: HashMap<IpAddr, Peer>,
-    pub folded: [(Side, usize); 2],
-    /// Unless `--no-resolve`: reverse DNS look-ups so far.
-    pub dns_lookups: Option<Lookups>,
-    /// With `--loop`: times destroy notifications were dropped.
-    pub destroy_lost: Option<u64>,
 }
 
 impl Snapshot {
@@ -44,17 +25,14 @@ impl Snapshot {
     /// previous run's map where it still fits (`--loop`).
     pub fn take(previous: Option<ProcessMap>) -> Snapshot {
         let mut warnings = Vec::new();
-        let ephemeral = match read_ephemeral_range() {
-            Ok(range) => range,
-            Err(e) => {
-                warnings.push(format!(
-                    "{EPHEMERAL_PATH}: {e}; assuming {}-{}",
-                    DEFAULT_EPHEMERAL.start(),
-                    DEFAULT_EPHEMERAL.end()
-                ));
-                DEFAULT_EPHEMERAL
-            }
-        };
+        let ephemeral = sysctl::ephemeral_range().unwrap_or_else(|e| {
+            warnings.push(format!(
+                "{EPHEMERAL_PATH}: {e}; assuming {}-{}",
+                DEFAULT_EPHEMERAL.start(),
+                DEFAULT_EPHEMERAL.end()
+            ));
+            DEFAULT_EPHEMERAL
+        });
         let sockets = sockdiag::dump_all().map_err(|e| e.to_string());
         let processes = match &sockets {
             Ok(records) => {
@@ -86,50 +64,44 @@ impl Snapshot {
             processes,
             ephemeral,
             warnings,
-            dependencies: None,
         }
     }
 
-    /// A snapshot without reading the kernel: for runs whose collectors do
-    /// not need sockets, and for collectors' own tests.
+    /// A snapshot of the given sockets, without reading the kernel: for
+    /// runs whose collectors do not need sockets, and for collectors' tests.
     pub fn of(sockets: Vec<SockRecord>) -> Snapshot {
         Snapshot {
             sockets: Ok(sockets),
             processes: ProcessMap::default(),
             ephemeral: DEFAULT_EPHEMERAL,
             warnings: Vec::new(),
-            dependencies: None,
         }
     }
 
-    pub fn sockets(&self) -> Result<&[SockRecord], String> {
-        self.sockets.as_deref().map_err(Clone::clone)
+    pub fn sockets(&self) -> Result<&[SockRecord], Error> {
+        self.sockets
+            .as_deref()
+            .map_err(|e| Error::Kernel(e.clone()))
     }
-}
 
-fn read_ephemeral_range() -> Result<RangeInclusive<u16>, String> {
-    let text = std::fs::read_to_string(EPHEMERAL_PATH).map_err(|e| e.to_string())?;
-    parse_range(&text).ok_or_else(|| format!("cannot parse {:?}", text.trim()))
-}
-
-fn parse_range(text: &str) -> Option<RangeInclusive<u16>> {
-    let mut fields = text.split_whitespace().map(|f| f.parse::<u16>());
-    match (fields.next(), fields.next(), fields.next()) {
-        (Some(Ok(low)), Some(Ok(high)), None) if low <= high => Some(low..=high),
-        _ => None,
+    /// Whether a socket offers a service. TCP: LISTEN. UDP: bound and
+    /// unconnected, outside the ephemeral range (a socket there is a client
+    /// awaiting replies).
+    pub fn serves(&self, socket: &SockRecord) -> bool {
+        match socket.protocol {
+            Protocol::Tcp => socket.state == state::LISTEN,
+            Protocol::Udp => {
+                socket.state == state::CLOSE
+                    && socket.remote_port == 0
+                    && socket.local_port != 0
+                    && !self.ephemeral.contains(&socket.local_port)
+            }
+        }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_the_port_range() {
-        assert_eq!(parse_range("32768\t60999\n"), Some(32768..=60999));
-        assert_eq!(parse_range("1024 65535"), Some(1024..=65535));
-        assert_eq!(parse_range("60999 32768"), None);
-        assert_eq!(parse_range("abc"), None);
-        assert_eq!(parse_range("1 2 3"), None);
+    /// The process map, for the next run of `--loop` to reuse once this
+    /// snapshot has served.
+    pub fn into_processes(self) -> ProcessMap {
+        self.processes
     }
 }

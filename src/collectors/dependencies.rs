@@ -3,23 +3,40 @@
 //! the counters up to date, folded the smallest peers and named the rest;
 //! this collector only writes them.
 
-use super::Collector;
-use crate::dependencies::Side;
+use super::collector::{Collector, Input, Needs};
+use crate::accounting::classify::Side;
+use crate::error::Error;
 use crate::exposition::Family;
-use crate::snapshot::Snapshot;
-use crate::sockdiag::Protocol;
+use crate::kernel::socket::Protocol;
 
+/// Its flags (`--max-peers`, `--forget-after`, ...) belong to the
+/// accounting stage it reads, which the runner sets up.
+#[derive(Debug, Default, clap::Args)]
 pub struct Dependencies;
 
 impl Collector for Dependencies {
-    fn name(&self) -> &'static str {
-        "dependencies"
+    fn needs(&self) -> Needs {
+        Needs::Accounting
     }
 
-    fn collect(&mut self, snapshot: &Snapshot) -> Result<Vec<Family>, String> {
-        snapshot.sockets()?;
-        let Some(deps) = &snapshot.dependencies else {
-            return Err("no dependency accounting in this run".into());
+    fn families(&self) -> Vec<String> {
+        [
+            "planet_upstream",
+            "planet_upstream_bytes_total",
+            "planet_downstream",
+            "planet_downstream_bytes_total",
+            "planet_peers_folded",
+            "planet_dns_lookups_total",
+            "planet_destroy_events_lost_total",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn collect(&mut self, input: &Input) -> Result<Vec<Family>, Error> {
+        input.snapshot.sockets()?;
+        let Some(deps) = input.accounted else {
+            return Err(Error::Kernel("no dependency accounting in this run".into()));
         };
         let mut families = Vec::new();
         for side in [Side::Upstream, Side::Downstream] {

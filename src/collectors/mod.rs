@@ -1,78 +1,96 @@
-//! Collectors turn the run's snapshot into metric families.
+//! Stage 4, collectors: each turns the run's read-only input (snapshot and
+//! accounting) into metric families.
 //!
-//! To add one: write `src/collectors/xyz.rs` with a type that implements
-//! [`Collector`], then add one line to [`REGISTRY`]. It can then be switched
-//! with `--collector xyz` / `--no-collector xyz`, and its success and duration
-//! show up in `planet_collector_success` and `planet_collector_duration_seconds`.
+//! To add one, write `src/collectors/xyz.rs` with a type that derives
+//! `Default` and `clap::Args` (its fields are its own flags of `planet
+//! collect`; none is fine) and implements [`Collector`], then add one line
+//! `xyz: Xyz,` to the registry below. It can then be switched with
+//! `--collector xyz` / `--no-collector xyz`, and its success and duration
+//! show up in `planet_collector_success` and
+//! `planet_collector_duration_seconds`.
+
+use std::collections::BTreeSet;
 
 use clap::builder::PossibleValuesParser;
 
-use crate::cli::CollectArgs;
-use crate::exposition::Family;
-use crate::snapshot::Snapshot;
+use crate::error::Error;
 
-pub mod dependencies;
-pub mod process_sockets;
-pub mod serving;
-pub mod wrap;
+mod collector;
 
-use dependencies::Dependencies;
-use process_sockets::ProcessSockets;
-use serving::Serving;
-use wrap::Wrap;
+pub use collector::{Collector, Input, Needs};
 
-pub trait Collector {
-    /// The name used in flags and in the `collector` label.
-    fn name(&self) -> &'static str;
+/// Declares the collector modules, the `Options` struct that flattens each
+/// collector's flags into `planet collect`, and the list of names.
+macro_rules! registry {
+    ($($name:ident: $type:ident,)*) => {
+        $(pub mod $name;)*
 
-    /// Whether this collector reads the socket table; when none of the
-    /// enabled collectors does, the run skips the netlink dump and /proc walk.
-    fn needs_sockets(&self) -> bool {
-        true
-    }
+        /// Every collector's own flags, and which collectors are on.
+        #[derive(Debug, clap::Args)]
+        pub struct Options {
+            $(
+                #[command(flatten)]
+                pub $name: $name::$type,
+            )*
 
-    /// Turns the snapshot into families. An error is reported as
-    /// `planet_collector_success{collector} 0` and never stops the others.
-    /// `&mut self` lets a collector keep state between runs of `--loop`.
-    fn collect(&mut self, snapshot: &Snapshot) -> Result<Vec<Family>, String>;
+            /// Run only this collector (repeatable); the others are off.
+            #[arg(long = "collector", value_name = "NAME", value_parser = name_parser())]
+            pub only: Vec<String>,
+
+            /// Switch this collector off (repeatable).
+            #[arg(long = "no-collector", value_name = "NAME", value_parser = name_parser())]
+            pub disabled: Vec<String>,
+        }
+
+        /// Every collector's name, in the order they run.
+        pub const NAMES: &[&str] = &[$(stringify!($name)),*];
+
+        impl Options {
+            fn into_all(self) -> Vec<(&'static str, Box<dyn Collector>)> {
+                vec![$((stringify!($name), Box::new(self.$name) as Box<dyn Collector>)),*]
+            }
+        }
+
+        /// The families every collector declares, whatever its options.
+        pub fn declared_families() -> BTreeSet<String> {
+            let mut names = BTreeSet::new();
+            $(names.extend($name::$type::default().families());)*
+            names
+        }
+    };
 }
 
-/// Builds a collector from the command line: None when it has nothing to do
-/// (wrap without `--wrap`), an error when its configuration is invalid (the
-/// run then fails before anything is written).
-type Constructor = fn(&CollectArgs) -> Result<Option<Box<dyn Collector>>, String>;
-
-/// Every collector, in the order they run. Register yours here.
-pub const REGISTRY: &[(&str, Constructor)] = &[
-    ("serving", |_| always(Serving)),
-    ("dependencies", |_| always(Dependencies)),
-    ("process_sockets", |_| always(ProcessSockets)),
-    ("wrap", |args| match &args.wrap {
-        Some(path) => always(Wrap {
-            rules: crate::wrap::Rules::load(path)?,
-        }),
-        None => Ok(None),
-    }),
-];
-
-/// A collector that is on whenever it is not switched off.
-fn always(collector: impl Collector + 'static) -> Result<Option<Box<dyn Collector>>, String> {
-    Ok(Some(Box::new(collector)))
+// Every collector, in the order they run. Register yours here.
+registry! {
+    serving: Serving,
+    dependencies: Dependencies,
+    process_sockets: ProcessSockets,
+    wrap: Wrap,
 }
 
 /// A clap parser accepting exactly the registered names.
-pub fn name_parser() -> PossibleValuesParser {
-    PossibleValuesParser::new(REGISTRY.iter().map(|(name, _)| *name))
+fn name_parser() -> PossibleValuesParser {
+    PossibleValuesParser::new(NAMES)
 }
 
-/// The collectors the command line leaves on.
-pub fn enabled(args: &CollectArgs) -> Result<Vec<Box<dyn Collector>>, String> {
+/// A collector that is on for this run, under its registered name.
+pub struct Enabled {
+    pub name: &'static str,
+    pub collector: Box<dyn Collector>,
+}
+
+/// The collectors the command line leaves on, prepared. `reserved` holds
+/// the families planet writes outside the collectors (its self metrics).
+pub fn enabled(options: Options, reserved: &BTreeSet<String>) -> Result<Vec<Enabled>, Error> {
+    let mut reserved = reserved.clone();
+    reserved.extend(declared_families());
+    let (only, disabled) = (options.only.clone(), options.disabled.clone());
     let mut collectors = Vec::new();
-    for (name, new) in REGISTRY {
-        let on = (args.only.is_empty() || args.only.iter().any(|n| n == name))
-            && !args.disabled.iter().any(|n| n == name);
-        if on {
-            collectors.extend(new(args)?);
+    for (name, mut collector) in options.into_all() {
+        let on = (only.is_empty() || only.iter().any(|n| n == name))
+            && !disabled.iter().any(|n| n == name);
+        if on && collector.prepare(&reserved)? {
+            collectors.push(Enabled { name, collector });
         }
     }
     Ok(collectors)

@@ -2,23 +2,26 @@
 //! many connections, and in what state (a leak of CLOSE_WAIT, say).
 //!
 //! This is also the worked example of a collector: one file, one line in
-//! `REGISTRY`, a test of its own.
+//! the registry, a test of its own.
 
 use std::collections::BTreeMap;
 
-use super::Collector;
+use super::collector::{Collector, Input};
+use crate::error::Error;
 use crate::exposition::Family;
-use crate::snapshot::Snapshot;
-use crate::sockdiag::{Protocol, SockRecord};
+use crate::kernel::socket::{Protocol, SockRecord};
 
+/// No flags of its own; a field with `#[arg(long)]` here would add one.
+#[derive(Debug, Default, clap::Args)]
 pub struct ProcessSockets;
 
 impl Collector for ProcessSockets {
-    fn name(&self) -> &'static str {
-        "process_sockets"
+    fn families(&self) -> Vec<String> {
+        vec!["planet_process_sockets".into()]
     }
 
-    fn collect(&mut self, snapshot: &Snapshot) -> Result<Vec<Family>, String> {
+    fn collect(&mut self, input: &Input) -> Result<Vec<Family>, Error> {
+        let snapshot = input.snapshot;
         let mut counts: BTreeMap<(&str, Protocol, &str), u64> = BTreeMap::new();
         for socket in snapshot.sockets()? {
             // Sockets no process holds (TIME_WAIT) or that we may not see.

@@ -2,28 +2,20 @@
 //! (protocol, process name, bind address, port).
 
 use std::collections::BTreeMap;
-use std::ops::RangeInclusive;
 
-use super::Collector;
+use super::collector::{Collector, Input};
+use crate::error::Error;
 use crate::exposition::Family;
-use crate::snapshot::Snapshot;
-use crate::sockdiag::{state, Protocol, SockRecord};
+use crate::kernel::socket::Protocol;
 
+#[derive(Debug, Default, clap::Args)]
 pub struct Serving;
 
-/// Whether a socket offers a service. TCP: LISTEN. UDP: bound and unconnected,
-/// outside the ephemeral range (a socket there is a client awaiting replies).
-pub fn is_serving(socket: &SockRecord, ephemeral: &RangeInclusive<u16>) -> bool {
-    match socket.protocol {
-        Protocol::Tcp => socket.state == state::LISTEN,
-        Protocol::Udp => {
-            socket.state == state::CLOSE
-                && socket.remote_port == 0
-                && socket.local_port != 0
-                && !ephemeral.contains(&socket.local_port)
-        }
-    }
-}
+const FAMILIES: [&str; 3] = [
+    "planet_serving",
+    "planet_serving_backlog",
+    "planet_serving_backlog_max",
+];
 
 #[derive(Default)]
 struct Backlog {
@@ -32,16 +24,17 @@ struct Backlog {
 }
 
 impl Collector for Serving {
-    fn name(&self) -> &'static str {
-        "serving"
+    fn families(&self) -> Vec<String> {
+        FAMILIES.map(String::from).to_vec()
     }
 
-    fn collect(&mut self, snapshot: &Snapshot) -> Result<Vec<Family>, String> {
+    fn collect(&mut self, input: &Input) -> Result<Vec<Family>, Error> {
+        let snapshot = input.snapshot;
         // Keyed by the label values, so that forked workers sharing a socket
         // and SO_REUSEPORT groups merge into one series.
         let mut series: BTreeMap<(Protocol, &str, String, u16), Backlog> = BTreeMap::new();
         for socket in snapshot.sockets()? {
-            if !is_serving(socket, &snapshot.ephemeral) {
+            if !snapshot.serves(socket) {
                 continue;
             }
             let key = (
@@ -55,16 +48,17 @@ impl Collector for Serving {
             backlog.max += u64::from(socket.send_queue);
         }
 
+        let [serving, backlog, backlog_max] = FAMILIES;
         let mut serving = Family::gauge(
-            "planet_serving",
+            serving,
             "A service this host offers: a listening TCP socket or a bound UDP socket outside the ephemeral port range.",
         );
         let mut current = Family::gauge(
-            "planet_serving_backlog",
+            backlog,
             "Connections waiting in the accept queue (ss -lt Recv-Q), summed over the sockets of the series.",
         );
         let mut max = Family::gauge(
-            "planet_serving_backlog_max",
+            backlog_max,
             "Maximum accept queue (ss -lt Send-Q), summed over the sockets of the series.",
         );
         for ((protocol, name, addr, port), backlog) in &series {
@@ -89,6 +83,8 @@ impl Collector for Serving {
 mod tests {
     use super::*;
     use crate::exposition::render;
+    use crate::kernel::socket::{state, SockRecord};
+    use crate::snapshot::Snapshot;
 
     fn socket(
         protocol: Protocol,
@@ -123,7 +119,11 @@ mod tests {
             socket(Protocol::Udp, state::CLOSE, "0.0.0.0", 40000, 0),
             socket(Protocol::Udp, state::ESTABLISHED, "0.0.0.0", 54, 53),
         ]);
-        let mut families = Serving.collect(&snapshot).unwrap();
+        let input = Input {
+            snapshot: &snapshot,
+            accounted: None,
+        };
+        let mut families = Serving.collect(&input).unwrap();
         assert_eq!(
             render(&mut families),
             "\

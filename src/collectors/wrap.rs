@@ -1,26 +1,94 @@
 //! Other local exporters, reshaped by the `--wrap` rules file.
 
-use super::Collector;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use super::collector::{Collector, Input, Needs};
+use crate::error::Error;
 use crate::exposition::Family;
-use crate::snapshot::Snapshot;
 use crate::wrap::Rules;
 
+#[derive(Debug, Default, clap::Args)]
 pub struct Wrap {
-    pub rules: Rules,
+    /// Scrape other local exporters and reshape their metrics by the rules in
+    /// this TOML file (see `planet wrap check`).
+    #[arg(long, value_name = "FILE")]
+    pub wrap: Option<PathBuf>,
+
+    #[arg(skip)]
+    rules: Option<Rules>,
+}
+
+impl Wrap {
+    /// Loads a rules file, refusing rules that take a reserved name.
+    pub fn load(path: PathBuf, reserved: &BTreeSet<String>) -> Result<Wrap, Error> {
+        let rules = Rules::load(&path)?;
+        rules
+            .refuse_reserved(|metric| reserved.contains(metric))
+            .map_err(|e| Error::config(&path, e))?;
+        Ok(Wrap {
+            wrap: Some(path),
+            rules: Some(rules),
+        })
+    }
+
+    pub fn rules(&self) -> Option<&Rules> {
+        self.rules.as_ref()
+    }
 }
 
 impl Collector for Wrap {
-    fn name(&self) -> &'static str {
-        "wrap"
+    fn needs(&self) -> Needs {
+        Needs::Nothing
     }
 
-    fn needs_sockets(&self) -> bool {
-        false
+    fn families(&self) -> Vec<String> {
+        let rules = self.rules.iter().flat_map(|r| &r.rules);
+        std::iter::once("planet_wrap_up".to_string())
+            .chain(rules.map(|rule| rule.metric.clone()))
+            .collect()
+    }
+
+    /// Nothing to do without `--wrap`.
+    fn prepare(&mut self, reserved: &BTreeSet<String>) -> Result<bool, Error> {
+        let Some(path) = self.wrap.take() else {
+            return Ok(false);
+        };
+        *self = Wrap::load(path, reserved)?;
+        Ok(true)
     }
 
     /// A source that is down is `planet_wrap_up{source} 0`, not a failure of
     /// the collector: the other sources' rules still write.
-    fn collect(&mut self, _: &Snapshot) -> Result<Vec<Family>, String> {
-        Ok(self.rules.apply(&self.rules.fetch_all()))
+    fn collect(&mut self, _: &Input) -> Result<Vec<Family>, Error> {
+        Ok(self
+            .rules
+            .as_ref()
+            .map(|rules| rules.apply(&rules.fetch_all()))
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_may_not_take_a_family_planet_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wrap.toml");
+        let rule = "\n[[rule]]\nname = \"bad\"\nsource = \"postgres\"\nselect = \"x\"\nmetric = \"planet_serving\"\n";
+        std::fs::write(&path, format!("{}{rule}", crate::wrap::EXAMPLE_RULES)).unwrap();
+        let Err(e) = Wrap::load(path.clone(), &super::super::declared_families()) else {
+            panic!("a reserved name was taken");
+        };
+        // EXAMPLE_RULES has 26 line feeds; the bad rule's header is on line 28.
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: rule \"bad\" (line 28): metric planet_serving is one of planet's own",
+                path.display()
+            )
+        );
     }
 }

@@ -14,6 +14,9 @@ use std::path::Path;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::error::Error;
+use crate::output::read::read_limited;
+
 /// Larger than any real inventory; a bound so that a wrong path (a disk
 /// image, /dev/zero) fails cleanly instead of eating memory.
 const MAX_SIZE: u64 = 512 * 1024 * 1024;
@@ -44,9 +47,9 @@ struct Raw {
 impl Inventory {
     /// Reads and checks the whole file; an error names the file and the
     /// entry (JSON array) or line (NDJSON) at fault.
-    pub fn load(path: &Path) -> Result<Inventory, String> {
-        let data = crate::textfile::read_limited(path, MAX_SIZE)?;
-        Inventory::parse(&data).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Inventory, Error> {
+        let data = read_limited(path, MAX_SIZE)?;
+        Inventory::parse(&data).map_err(|e| Error::config(path, e))
     }
 
     pub fn parse(data: &[u8]) -> Result<Inventory, String> {
@@ -144,9 +147,13 @@ impl Inventory {
         self.entries.get(*index)
     }
 
-    #[cfg(test)]
+    /// How many entries the file had.
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 

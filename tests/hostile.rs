@@ -1,26 +1,29 @@
 //! Mutation fuzzing of every parser of outside input: valid inputs with
 //! random bytes flipped, inserted and cut must give an error or a value,
 //! never a panic. Deterministic (a fixed xorshift seed), so a failure
-//! reproduces.
+//! reproduces. And one property: parsing what planet renders gives back
+//! exactly what was rendered.
 
-use crate::inventory::Inventory;
-use crate::sockdiag::{parse_datagram, Protocol};
-use crate::state;
-use crate::textparse;
-use crate::wrap::Rules;
+use planet::accounting::state;
+use planet::exposition::parse::Sample;
+use planet::exposition::{self as textparse, render, Family};
+use planet::kernel::sockdiag::parse_datagram;
+use planet::kernel::socket::Protocol;
+use planet::naming::inventory::Inventory;
+use planet::wrap::Rules;
 
 /// A small deterministic generator: no extra crate for property tests.
-pub struct Rng(pub u64);
+struct Rng(u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
 
-    pub fn below(&mut self, n: usize) -> usize {
+    fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 
@@ -123,4 +126,62 @@ fn the_netlink_datagram_parser() {
         records.clear();
         let _ = parse_datagram(data, Protocol::Tcp, &mut records);
     });
+}
+
+impl Rng {
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+    fn text(&mut self) -> String {
+        let pieces = [
+            "a", "\"", "\\", "\n", "}", "{", ",", "=", " ", "é", "\u{fffd}", "#", "x y", "\\n", "",
+        ];
+        (0..self.next() % 6).map(|_| self.pick(&pieces)).collect()
+    }
+}
+
+#[test]
+fn parse_of_render_is_identity() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..500 {
+        let mut families = Vec::new();
+        for f in 0..(1 + rng.next() % 4) {
+            let name = format!("{}_{f}", rng.pick(&["planet_x", "a:b", "_c", "X9"]));
+            let mut family = Family::gauge(name, rng.text());
+            for s in 0..(1 + rng.next() % 4) {
+                let labels: Vec<(String, String)> = (0..rng.next() % 4)
+                    .map(|l| (format!("{}{l}", rng.pick(&["l", "_L", "le"])), rng.text()))
+                    .chain([("n".to_string(), s.to_string())])
+                    .collect();
+                let value = rng.pick(&[
+                    0.0,
+                    1.0,
+                    -2.5,
+                    1e300,
+                    1.5e-7,
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                    12345678.0,
+                ]);
+                family.push(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())), value);
+            }
+            families.push(family);
+        }
+        let text = render(&mut families);
+        let parsed = textparse::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let expected: Vec<Sample> = families
+            .iter()
+            .flat_map(|f| {
+                f.samples.iter().map(|s| Sample {
+                    name: f.name.clone(),
+                    labels: s.labels.clone(),
+                    value: s.value,
+                })
+            })
+            .collect();
+        assert_eq!(parsed.samples, expected, "{text}");
+        for family in &families {
+            assert_eq!(parsed.help[&family.name], family.help);
+        }
+    }
 }

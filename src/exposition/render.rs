@@ -1,84 +1,10 @@
-//! Metric families and the Prometheus text format (0.0.4), the format
-//! node_exporter's textfile collector parses.
-//!
-//! Rendering sorts families by name and series by label values, so the same
-//! sockets always give the same bytes, and a diff between two runs shows only
-//! what changed on the host.
+//! Families to text. Rendering sorts families by name and series by label
+//! values, so the same sockets always give the same bytes, and a diff
+//! between two runs shows only what changed on the host.
 
 use std::fmt::Write as _;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Gauge,
-    Counter,
-    /// What another exporter's families without a TYPE are.
-    Untyped,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Gauge => "gauge",
-            Kind::Counter => "counter",
-            Kind::Untyped => "untyped",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    /// Label names and values; values may hold any text (escaped on output).
-    pub labels: Vec<(String, String)>,
-    pub value: f64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Family {
-    pub name: String,
-    pub help: String,
-    pub kind: Kind,
-    pub samples: Vec<Sample>,
-}
-
-impl Family {
-    pub fn new(name: impl Into<String>, kind: Kind, help: impl Into<String>) -> Family {
-        Family {
-            name: name.into(),
-            help: help.into(),
-            kind,
-            samples: Vec::new(),
-        }
-    }
-
-    pub fn gauge(name: impl Into<String>, help: impl Into<String>) -> Family {
-        Family::new(name, Kind::Gauge, help)
-    }
-
-    pub fn counter(name: impl Into<String>, help: impl Into<String>) -> Family {
-        Family::new(name, Kind::Counter, help)
-    }
-
-    /// Adds a sample; label names are given in the order they are written.
-    pub fn push<'a>(&mut self, labels: impl IntoIterator<Item = (&'a str, &'a str)>, value: f64) {
-        self.samples.push(Sample {
-            labels: labels
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            value,
-        });
-    }
-
-    /// Builder form of [`Family::push`], for families of one sample.
-    pub fn with<'a>(
-        mut self,
-        labels: impl IntoIterator<Item = (&'a str, &'a str)>,
-        value: f64,
-    ) -> Family {
-        self.push(labels, value);
-        self
-    }
-}
+use super::Family;
 
 /// Renders families in a canonical order. Families with no samples are left
 /// out: a HELP/TYPE pair without samples tells a reader nothing.

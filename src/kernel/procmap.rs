@@ -15,10 +15,13 @@
 //! while it still answers for every socket (see [`ProcessMap::reuse`]).
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::{CStr, CString};
 use std::fs;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
+
+use rustix::fs::{openat, Dir, Mode, OFlags, CWD};
+use rustix::io::Errno;
 
 /// However well a map still fits, `--loop` walks /proc again after this
 /// long, so that a socket handed to another process is seen within it.
@@ -65,20 +68,30 @@ impl ProcessMap {
             .map(|inode| (inode, u32::MAX))
             .collect();
         let mut denied = 0;
+        // Read while the process directory is open: after the walk the pid
+        // may name another process.
+        let mut names: HashMap<u32, String> = HashMap::new();
         if !lowest.is_empty() {
-            if let Ok(dir) = fs::read_dir("/proc") {
-                for entry in dir.flatten() {
-                    let Some(pid) = entry
-                        .file_name()
-                        .to_str()
-                        .and_then(|s| s.parse::<u32>().ok())
-                    else {
-                        continue;
-                    };
-                    match scan_fds(pid, &mut lowest) {
-                        Ok(()) => {}
-                        Err(e) if e.raw_os_error() == Some(libc::EACCES) => denied += 1,
-                        Err(_) => {} // gone, or a zombie without fds
+            if let Ok(proc) = open_dir(CWD, "/proc") {
+                if let Ok(entries) = Dir::read_from(&proc) {
+                    for entry in entries.flatten() {
+                        let Some(pid) = std::str::from_utf8(entry.file_name().to_bytes())
+                            .ok()
+                            .and_then(|s| s.parse::<u32>().ok())
+                        else {
+                            continue;
+                        };
+                        let Ok(process) = open_dir(&proc, entry.file_name()) else {
+                            continue; // gone
+                        };
+                        match scan_fds(&process, pid, &mut lowest) {
+                            Ok(true) => {
+                                names.insert(pid, read_comm_at(&process));
+                            }
+                            Ok(false) => {}
+                            Err(Errno::ACCESS) => denied += 1,
+                            Err(_) => {} // gone, or a zombie without fds
+                        }
                     }
                 }
             }
@@ -97,7 +110,7 @@ impl ProcessMap {
             let index = *index_of_pid.entry(pid).or_insert_with(|| {
                 map.owners.push(Owner {
                     pid,
-                    name: read_comm(pid),
+                    name: names.get(&pid).cloned().unwrap_or_default(),
                 });
                 map.owners.len() - 1
             });
@@ -141,68 +154,70 @@ impl ProcessMap {
 
 /// `comm` as the kernel keeps it: up to 15 bytes of anything but NUL.
 fn read_comm(pid: u32) -> String {
-    match fs::read(format!("/proc/{pid}/comm")) {
-        Ok(mut bytes) => {
-            if bytes.last() == Some(&b'\n') {
-                bytes.pop();
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
+    fs::read(format!("/proc/{pid}/comm")).map_or(String::new(), comm_text)
+}
+
+/// As [`read_comm`], relative to an open `/proc/PID` directory.
+fn read_comm_at(process: &OwnedFd) -> String {
+    let Ok(fd) = openat(
+        process,
+        "comm",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return String::new();
+    };
+    let mut buf = [0u8; 64];
+    match rustix::io::read(&fd, &mut buf) {
+        Ok(len) => comm_text(buf[..len].to_vec()),
         Err(_) => String::new(),
     }
 }
 
-/// Closes the directory stream however the walk ends.
-struct Dir(*mut libc::DIR);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        // SAFETY: the pointer came from a successful opendir and is closed once.
-        unsafe { libc::closedir(self.0) };
+fn comm_text(mut bytes: Vec<u8>) -> String {
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
     }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
-fn scan_fds(pid: u32, lowest: &mut HashMap<u32, u32>) -> io::Result<()> {
-    let path = CString::new(format!("/proc/{pid}/fd")).map_err(io::Error::other)?;
-    // SAFETY: `path` is a valid NUL-terminated string.
-    let dir = unsafe { libc::opendir(path.as_ptr()) };
-    if dir.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    let dir = Dir(dir);
-    // SAFETY: `dir.0` is an open directory stream.
-    let dirfd = unsafe { libc::dirfd(dir.0) };
+fn open_dir(at: impl AsFd, path: impl rustix::path::Arg) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    Ok(openat(at, path, flags, Mode::empty())?)
+}
+
+/// Records `pid` as an owner of the wanted socket inodes among its fds;
+/// true when it holds at least one.
+fn scan_fds(process: &OwnedFd, pid: u32, lowest: &mut HashMap<u32, u32>) -> Result<bool, Errno> {
+    let fds = openat(
+        process,
+        "fd",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let mut link = [0u8; 64];
-    loop {
-        // SAFETY: `dir.0` is open; the entry stays valid until the next readdir.
-        let entry = unsafe { libc::readdir(dir.0) };
-        if entry.is_null() {
-            return Ok(());
-        }
-        // SAFETY: d_name is NUL-terminated within the entry.
-        let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
+    let mut found = false;
+    // One readlinkat per fd into a buffer of ours: the hot path of a run.
+    for entry in Dir::read_from(&fds)? {
+        let Ok(entry) = entry else {
+            return Ok(found); // the process exited mid-walk
+        };
+        let name = entry.file_name();
         if name.to_bytes().first() == Some(&b'.') {
             continue;
         }
-        // SAFETY: `name` is NUL-terminated, `link` is writable for its length.
-        let len = unsafe {
-            libc::readlinkat(
-                dirfd,
-                name.as_ptr(),
-                link.as_mut_ptr().cast::<libc::c_char>(),
-                link.len(),
-            )
-        };
-        if len <= 0 {
+        let Ok(len) = rustix::fs::readlinkat_raw(&fds, name, &mut link[..]) else {
             continue; // closed since readdir
-        }
-        let Some(inode) = socket_inode(&link[..len as usize]) else {
+        };
+        let Some(inode) = socket_inode(&link[..len]) else {
             continue;
         };
         if let Some(owner) = lowest.get_mut(&inode) {
             *owner = (*owner).min(pid);
+            found = true;
         }
     }
+    Ok(found)
 }
 
 /// Parses the `socket:[12345]` form of an fd link.

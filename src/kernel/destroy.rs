@@ -8,18 +8,18 @@
 //! (the default 208 KiB dropped 96% of a 4,000-connection burst, 8 MiB none).
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
 
-use crate::sockdiag::{parse_datagram, Protocol, SockRecord};
+use super::sockdiag::parse_datagram;
+use super::socket::{Protocol, SockRecord};
 
 /// Multicast groups (include/uapi/linux/sock_diag.h); not in the crate.
 const SKNLGRP_INET_TCP_DESTROY: u32 = 1;
 const SKNLGRP_INET6_TCP_DESTROY: u32 = 3;
-const RECEIVE_BUFFER: libc::c_int = 8 * 1024 * 1024;
+const RECEIVE_BUFFER: usize = 8 * 1024 * 1024;
 /// Beyond this many queued records (a stalled run), further ones are lost.
 const MAX_QUEUED: usize = 1 << 20;
 
@@ -67,21 +67,9 @@ impl DestroyFeed {
 /// SO_RCVBUFFORCE passes rmem_max when we have CAP_NET_ADMIN; otherwise take
 /// what SO_RCVBUF allows.
 fn set_receive_buffer(socket: &Socket) {
-    let size = RECEIVE_BUFFER;
-    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
-        // SAFETY: setsockopt reads an int from a valid pointer.
-        let rc = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                option,
-                (&size as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc == 0 {
-            return;
-        }
+    use rustix::net::sockopt;
+    if sockopt::set_socket_recv_buffer_size_force(socket, RECEIVE_BUFFER).is_err() {
+        let _ = sockopt::set_socket_recv_buffer_size(socket, RECEIVE_BUFFER);
     }
 }
 
@@ -104,7 +92,7 @@ fn read_forever(socket: Socket, shared: &Shared) {
                     queue.append(&mut records);
                 }
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOBUFS.raw_os_error()) => {
                 shared.lost.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -14,6 +14,8 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
 use hickory_resolver::TokioResolver;
 
+use crate::error::Error;
+
 /// What one reverse look-up came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -34,11 +36,11 @@ pub struct Resolver {
 impl Resolver {
     /// The system's resolver (`/etc/resolv.conf`, `/etc/hosts`), or the one
     /// server given.
-    pub fn new(server: Option<SocketAddr>, budget: Duration) -> Result<Resolver, String> {
+    pub fn new(server: Option<SocketAddr>, budget: Duration) -> Result<Resolver, Error> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("DNS runtime: {e}"))?;
+            .map_err(|e| Error::Kernel(format!("DNS runtime: {e}")))?;
         let mut builder = match server {
             Some(server) => {
                 let mut udp = ConnectionConfig::udp();
@@ -52,8 +54,12 @@ impl Resolver {
                 );
                 TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
             }
-            None => TokioResolver::builder_tokio()
-                .map_err(|e| format!("/etc/resolv.conf: {e} (use --dns-server or --no-resolve)"))?,
+            None => TokioResolver::builder_tokio().map_err(|e| {
+                Error::config(
+                    "/etc/resolv.conf",
+                    format!("{e} (use --dns-server or --no-resolve)"),
+                )
+            })?,
         };
         let options = builder.options_mut();
         // Within the budget, one try per server is all there is time for.
@@ -63,7 +69,9 @@ impl Resolver {
         options.cache_size = 0;
         let resolver = {
             let _guard = runtime.enter();
-            builder.build().map_err(|e| format!("DNS resolver: {e}"))?
+            builder
+                .build()
+                .map_err(|e| Error::Kernel(format!("DNS resolver: {e}")))?
         };
         Ok(Resolver {
             runtime,

@@ -1,14 +1,22 @@
-//! Peer naming: the one place that turns a peer's address into the `name`
-//! and `domain` labels of the dependency series. First the inventory
-//! (longest prefix), then reverse DNS (cached), else the address itself.
+//! Peer naming, a helper of the accounting stage: the one place that turns
+//! a peer's address into the `name` and `domain` labels of the dependency
+//! series. First the inventory (longest prefix), then reverse DNS (cached
+//! in the state file), else the address itself.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dns::{Answer, Resolver};
-use crate::inventory::Inventory;
+use crate::error::Error;
+
+pub mod dns;
+pub mod inventory;
+
+use dns::{Answer, Resolver};
+use inventory::Inventory;
 
 /// A positive answer is kept at least this long, whatever its TTL, so that
 /// cron runs do not query the same peers every minute...
@@ -72,12 +80,40 @@ impl Lookups {
 }
 
 pub struct Namer {
-    pub inventory: Option<Inventory>,
+    inventory: Option<Inventory>,
     /// None with `--no-resolve`.
-    pub resolver: Option<Resolver>,
+    resolver: Option<Resolver>,
+}
+
+/// Whether and where to ask DNS for peer names.
+#[derive(Debug, Clone, Copy)]
+pub enum Resolve {
+    Off,
+    /// The system's resolver, or the one server given, within this budget
+    /// for all look-ups of a run.
+    With(Option<SocketAddr>, Duration),
 }
 
 impl Namer {
+    /// Loads the inventory and sets up the resolver. A bad inventory fails
+    /// here, before any state is locked or anything is written.
+    pub fn new(inventory: Option<&Path>, resolve: Resolve) -> Result<Namer, Error> {
+        let inventory = inventory.map(Inventory::load).transpose()?;
+        let resolver = match resolve {
+            Resolve::Off => None,
+            Resolve::With(server, budget) => Some(Resolver::new(server, budget)?),
+        };
+        Ok(Namer {
+            inventory,
+            resolver,
+        })
+    }
+
+    /// Whether DNS is asked at all (not `--no-resolve`).
+    pub fn resolves(&self) -> bool {
+        self.resolver.is_some()
+    }
+
     /// Names every address. DNS is asked only for addresses the inventory
     /// does not know and the cache has no live answer for.
     pub fn name_all(

@@ -8,7 +8,6 @@
 
 use std::fmt;
 use std::io;
-use std::net::IpAddr;
 
 use netlink_packet_core::{
     NetlinkBuffer, NetlinkHeader, NetlinkMessage, NlasIterator, Parseable, NLM_F_DUMP,
@@ -21,19 +20,8 @@ use netlink_packet_sock_diag::{
 };
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
 
-/// TCP states as the kernel numbers them (include/net/tcp_states.h).
-pub mod state {
-    #[cfg(test)]
-    pub const ESTABLISHED: u8 = 1;
-    pub const FIN_WAIT2: u8 = 5;
-    pub const TIME_WAIT: u8 = 6;
-    /// Also the state of every unconnected UDP socket.
-    pub const CLOSE: u8 = 7;
-    pub const CLOSE_WAIT: u8 = 8;
-    pub const LAST_ACK: u8 = 9;
-    pub const LISTEN: u8 = 10;
-    pub const CLOSING: u8 = 11;
-}
+use super::socket::{normalise, Protocol, SockRecord, TcpBytes};
+use crate::error::{os_message, Error};
 
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -49,94 +37,26 @@ const TCPI_BYTES_RETRANS: usize = 208;
 /// The kernel sizes a dump datagram from the reader's buffer, up to 32 KiB.
 const RECV_BUF: usize = 32 * 1024;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Tcp,
-    Udp,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        }
-    }
-}
-
-/// The raw TCP byte counters: `acked` and `received` include the control
-/// bytes of SYN and FIN; `unique_sent` (bytes sent less retransmissions,
-/// Linux 4.19+) counts data only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TcpBytes {
-    pub acked: u64,
-    pub received: u64,
-    pub unique_sent: Option<u64>,
-}
-
-/// One socket as the kernel reported it. Addresses are normalised once here:
-/// IPv4-mapped IPv6 becomes IPv4, and no scope is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SockRecord {
-    pub protocol: Protocol,
-    pub state: u8,
-    pub local_addr: IpAddr,
-    pub local_port: u16,
-    pub remote_addr: IpAddr,
-    pub remote_port: u16,
-    /// The kernel's unique socket id; stable for the life of a socket.
-    pub cookie: u64,
-    /// 0 for sockets without a file (TIME_WAIT, request sockets).
-    pub inode: u32,
-    pub uid: u32,
-    /// LISTEN: connections waiting to be accepted; otherwise bytes unread.
-    pub recv_queue: u32,
-    /// LISTEN: the accept queue's maximum; otherwise bytes unsent.
-    pub send_queue: u32,
-    /// TCP only, and only where the kernel sent a long enough `tcp_info`.
-    pub bytes: Option<TcpBytes>,
-}
-
-#[derive(Debug)]
-pub struct DumpError {
-    what: String,
-    source: io::Error,
-}
-
-impl fmt::Display for DumpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "netlink sock_diag {}: {}", self.what, self.source)
-    }
-}
-
 /// Dumps every TCP and UDP socket over IPv4 and IPv6, in all states.
-pub fn dump_all() -> Result<Vec<SockRecord>, DumpError> {
-    let mut socket = open().map_err(|source| DumpError {
-        what: "socket".into(),
-        source,
-    })?;
+pub fn dump_all() -> Result<Vec<SockRecord>, Error> {
+    let mut socket = open().map_err(|e| failed("socket", &e))?;
     let mut buf = vec![0u8; RECV_BUF];
     let mut records = Vec::new();
     let mut seq = 0;
     for protocol in [Protocol::Tcp, Protocol::Udp] {
         for family in [AF_INET, AF_INET6] {
             seq += 1;
-            dump(&mut socket, &mut buf, family, protocol, seq, &mut records).map_err(|source| {
-                DumpError {
-                    what: format!(
-                        "{}/{}",
-                        protocol.as_str(),
-                        if family == AF_INET { "ipv4" } else { "ipv6" }
-                    ),
-                    source,
-                }
+            dump(&mut socket, &mut buf, family, protocol, seq, &mut records).map_err(|e| {
+                let family = if family == AF_INET { "ipv4" } else { "ipv6" };
+                failed(&format!("{}/{family}", protocol.as_str()), &e)
             })?;
         }
     }
     Ok(records)
+}
+
+fn failed(what: &str, e: &io::Error) -> Error {
+    Error::Kernel(format!("netlink sock_diag {what}: {}", os_message(e)))
 }
 
 fn open() -> io::Result<Socket> {
@@ -284,17 +204,6 @@ pub fn tcp_bytes(info: &[u8]) -> Option<TcpBytes> {
     })
 }
 
-/// IPv4-mapped IPv6 (`::ffff:10.0.0.1`) is the same peer as `10.0.0.1`.
-pub fn normalise(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => addr,
-        },
-        v4 => v4,
-    }
-}
-
 fn read_u64(data: &[u8], at: usize) -> Option<u64> {
     let bytes = data.get(at..at + 8)?;
     Some(u64::from_ne_bytes(bytes.try_into().ok()?))
@@ -331,14 +240,6 @@ mod tests {
         info[200..208].copy_from_slice(&10u64.to_ne_bytes());
         info[208..216].copy_from_slice(&4u64.to_ne_bytes());
         assert_eq!(tcp_bytes(&info).unwrap().unique_sent, Some(6));
-    }
-
-    #[test]
-    fn mapped_ipv6_folds_to_ipv4() {
-        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
-        assert_eq!(normalise(mapped), "10.0.0.1".parse::<IpAddr>().unwrap());
-        let v6: IpAddr = "::1".parse().unwrap();
-        assert_eq!(normalise(v6), v6);
     }
 
     #[test]

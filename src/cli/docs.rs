@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
+use super::Cli;
 
 /// The command that regenerates the committed files.
 #[cfg(test)]

@@ -13,9 +13,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::dependencies::{Classifier, Observation, Payload, SeriesKey, Side};
+use super::classify::{Classifier, Observation, Payload, SeriesKey, Side};
+use crate::kernel::socket::{Protocol, SockRecord};
 use crate::snapshot::Snapshot;
-use crate::sockdiag::{Protocol, SockRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Totals {

@@ -12,6 +12,11 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use rustix::io::Errno;
+use rustix::process::{test_kill_process, Pid};
+
+use crate::error::Error;
+
 /// Our temporary files are `.planet-PID-XXXXXX.tmp`: hidden, never
 /// `*.prom`, and named after the process writing them, so that a run can
 /// tell a file left by a killed run (its pid is gone) from one being
@@ -22,28 +27,21 @@ const TEMP_SUFFIX: &str = ".tmp";
 /// Writes `contents` to `dir/name` atomically with the given mode (umask does
 /// not apply). On error the previous file is untouched and no temporary file
 /// is left behind. The error names the path at fault.
-pub fn write_atomic(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Result<(), String> {
+pub fn write_atomic(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Result<(), Error> {
     let target = dir.join(name);
     match fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(format!("{}: not a directory", dir.display())),
-        Err(e) => return Err(format!("{}: {}", dir.display(), plain(&e))),
+        Ok(_) => return Err(Error::config(dir, "not a directory")),
+        Err(e) => return Err(Error::io(dir, e)),
     }
-    let fail =
-        |what: &str, e: std::io::Error| format!("{}: {what}: {}", target.display(), plain(&e));
+    let fail = |what: &'static str, e: std::io::Error| Error::io_at(&target, what, e);
     remove_stale_temp_files(dir);
     let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
     let mut temp = tempfile::Builder::new()
         .prefix(&prefix)
         .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)
-        .map_err(|e| {
-            format!(
-                "{}: cannot create a temporary file: {}",
-                dir.display(),
-                plain(&e)
-            )
-        })?;
+        .map_err(|e| Error::io_at(dir, "cannot create a temporary file", e))?;
     temp.write_all(contents).map_err(|e| fail("write", e))?;
     temp.as_file()
         .set_permissions(Permissions::from_mode(mode))
@@ -53,7 +51,7 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Resul
     temp.persist(&target).map_err(|e| fail("rename", e.error))?;
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| format!("{}: fsync directory: {}", dir.display(), plain(&e)))
+        .map_err(|e| Error::io_at(dir, "fsync directory", e))
 }
 
 /// Removes temporary files of ours whose writer no longer runs (a run
@@ -84,33 +82,10 @@ fn temp_file_pid(name: &str) -> Option<u32> {
 }
 
 fn process_exists(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
         return false;
     };
-    // SAFETY: signal 0 only checks that the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-/// Reads a whole file an operator gave us, refusing one larger than `max`
-/// bytes before reading it (a wrong path to a disk image must not eat
-/// memory). The error names the path.
-pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let fail = |what: String| format!("{}: {what}", path.display());
-    let meta = fs::metadata(path).map_err(|e| fail(plain(&e)))?;
-    if meta.len() > max {
-        return Err(fail(format!("larger than {} MiB", max >> 20)));
-    }
-    fs::read(path).map_err(|e| fail(plain(&e)))
-}
-
-/// An io::Error without the "(os error N)" tail, for one readable line.
-pub fn plain(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    }
+    matches!(test_kill_process(pid), Ok(()) | Err(Errno::PERM))
 }
 
 #[cfg(test)]
@@ -160,6 +135,9 @@ mod tests {
     #[test]
     fn a_missing_directory_is_named() {
         let err = write_atomic(Path::new("/nonexistent/planet"), "x.prom", b"", 0o644).unwrap_err();
-        assert_eq!(err, "/nonexistent/planet: No such file or directory");
+        assert_eq!(
+            err.to_string(),
+            "/nonexistent/planet: No such file or directory"
+        );
     }
 }

@@ -7,16 +7,18 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rustix::fs::{flock, FlockOperation};
+use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 
-use crate::counters::{Counters, Totals, Tracked};
-use crate::dependencies::{Payload, SeriesKey};
-use crate::peers::{DnsCache, Lookups};
-use crate::textfile::{self, plain};
+use super::classify::{Payload, SeriesKey};
+use super::counters::{Counters, Totals, Tracked};
+use crate::error::Error;
+use crate::naming::{DnsCache, Lookups};
+use crate::output::textfile;
 
 const FORMAT: &str = "planet-state";
 const VERSION: u32 = 1;
@@ -56,7 +58,7 @@ impl StateFile {
     /// Locks `path` (waiting up to `wait`) and loads it. A missing file is a
     /// fresh start; an unreadable or foreign one is renamed aside with a
     /// warning (returned) and the run starts fresh.
-    pub fn open(path: &Path, wait: Duration) -> Result<(StateFile, State, Option<String>), String> {
+    pub fn open(path: &Path, wait: Duration) -> Result<(StateFile, State, Option<String>), Error> {
         let lock = lock(path, wait)?;
         let file = StateFile {
             path: path.to_path_buf(),
@@ -67,7 +69,7 @@ impl StateFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok((file, State::default(), None))
             }
-            Err(e) => return Err(format!("{}: {}", path.display(), plain(&e))),
+            Err(e) => return Err(Error::io(path, e)),
         };
         match decode(&data) {
             Ok(state) => Ok((file, state, None)),
@@ -80,10 +82,12 @@ impl StateFile {
                         aside.display()
                     ),
                     Err(e) => {
-                        return Err(format!(
-                            "{}: {why}; cannot move it aside: {}",
-                            path.display(),
-                            plain(&e)
+                        return Err(Error::config(
+                            path,
+                            format!(
+                                "{why}; cannot move it aside: {}",
+                                crate::error::os_message(&e)
+                            ),
                         ))
                     }
                 };
@@ -92,7 +96,7 @@ impl StateFile {
         }
     }
 
-    pub fn save(&self, state: &State) -> Result<(), String> {
+    pub fn save(&self, state: &State) -> Result<(), Error> {
         let data = encode(state);
         let dir = match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -102,7 +106,7 @@ impl StateFile {
             .path
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| format!("{}: not a file name", self.path.display()))?;
+            .ok_or_else(|| Error::config(&self.path, "not a file name"))?;
         textfile::write_atomic(dir, name, &data, STATE_MODE)
     }
 }
@@ -113,30 +117,26 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn lock(path: &Path, wait: Duration) -> Result<File, String> {
+fn lock(path: &Path, wait: Duration) -> Result<File, Error> {
     let lock_path = with_suffix(path, ".lock");
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| format!("{}: {}", lock_path.display(), plain(&e)))?;
+        .map_err(|e| Error::io(&lock_path, e))?;
     let started = Instant::now();
     loop {
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(file);
-        }
-        let error = std::io::Error::last_os_error();
-        if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
-            return Err(format!("{}: {}", lock_path.display(), plain(&error)));
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(file),
+            Err(Errno::WOULDBLOCK) => {}
+            Err(e) => return Err(Error::io(&lock_path, e.into())),
         }
         if started.elapsed() >= wait {
-            return Err(format!(
-                "{}: locked by another planet run; gave up after {}",
-                lock_path.display(),
-                humantime::format_duration(wait)
-            ));
+            return Err(Error::Lock {
+                path: lock_path,
+                waited: wait,
+            });
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -178,7 +178,9 @@ fn encode(state: &State) -> Vec<u8> {
     data
 }
 
-pub(crate) fn decode(data: &[u8]) -> Result<State, String> {
+/// Reads a state file's contents; the error says why it is not one of ours
+/// (the caller sets the file aside and starts fresh).
+pub fn decode(data: &[u8]) -> Result<State, String> {
     if data.iter().all(u8::is_ascii_whitespace) {
         return Err("empty state file".into());
     }
@@ -235,8 +237,8 @@ pub(crate) fn decode(data: &[u8]) -> Result<State, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dependencies::Side;
-    use crate::sockdiag::Protocol;
+    use crate::accounting::classify::Side;
+    use crate::kernel::socket::Protocol;
 
     fn sample() -> State {
         let key = SeriesKey {
@@ -308,6 +310,7 @@ mod tests {
         let Err(e) = StateFile::open(&path, Duration::from_millis(100)) else {
             panic!("second lock succeeded")
         };
+        let e = e.to_string();
         assert!(
             e.contains("planet.state.lock: locked by another planet run"),
             "{e}"

@@ -1,20 +1,18 @@
-//! Dependency aggregation: which side of a dependency each connection is on,
-//! which series it belongs to, and how many payload bytes it moved.
+//! Which side of a dependency each connection is on, which series it
+//! belongs to, and how many payload bytes it moved.
 //!
 //! A connection whose local port is one this host serves (same protocol, same
 //! address or a wildcard listener) is downstream: a peer depends on us, and the
 //! series' port is our serving port. Every other connection is upstream: we
 //! depend on the peer, and the port is the peer's.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::collectors::serving::is_serving;
-use crate::counters::Totals;
+use crate::kernel::socket::{state, Protocol, SockRecord};
 use crate::snapshot::Snapshot;
-use crate::sockdiag::{state, Protocol, SockRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,7 +69,7 @@ impl Classifier {
     pub fn new(snapshot: &Snapshot, sockets: &[SockRecord]) -> Classifier {
         let mut services: HashMap<(Protocol, u16), Vec<(IpAddr, String)>> = HashMap::new();
         for socket in sockets {
-            if is_serving(socket, &snapshot.ephemeral) {
+            if snapshot.serves(socket) {
                 let name = snapshot.processes.name(socket.inode).to_string();
                 let bound = services
                     .entry((socket.protocol, socket.local_port))
@@ -127,62 +125,6 @@ impl Classifier {
     }
 }
 
-/// One series as it will be written: `peer` None is the folded `other`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Row {
-    pub side: Side,
-    pub protocol: Protocol,
-    pub process: String,
-    pub peer: Option<IpAddr>,
-    pub port: u16,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RowTotals {
-    pub open: u64,
-    pub bytes: Payload,
-}
-
-/// Keeps the `max_peers` peers of each side with the most bytes (ties: the
-/// lower address) and folds the others into one `other` peer per
-/// (protocol, process, port). Returns the rows and how many peers each side
-/// folded.
-pub fn fold(
-    series: &BTreeMap<SeriesKey, Totals>,
-    max_peers: usize,
-) -> (BTreeMap<Row, RowTotals>, [(Side, usize); 2]) {
-    let mut rows: BTreeMap<Row, RowTotals> = BTreeMap::new();
-    let mut folded = [(Side::Upstream, 0), (Side::Downstream, 0)];
-    for (side, n_folded) in &mut folded {
-        let mut by_peer: HashMap<IpAddr, u64> = HashMap::new();
-        for (key, totals) in series.iter().filter(|(k, _)| k.side == *side) {
-            *by_peer.entry(key.addr).or_default() += totals.bytes.sent + totals.bytes.received;
-        }
-        let mut ranked: Vec<(IpAddr, u64)> = by_peer.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let kept: HashSet<IpAddr> = ranked
-            .iter()
-            .take(max_peers)
-            .map(|(addr, _)| *addr)
-            .collect();
-        *n_folded = ranked.len() - kept.len();
-        for (key, totals) in series.iter().filter(|(k, _)| k.side == *side) {
-            let row = Row {
-                side: key.side,
-                protocol: key.protocol,
-                process: key.process.clone(),
-                peer: Some(key.addr).filter(|addr| kept.contains(addr)),
-                port: key.port,
-            };
-            let sum = rows.entry(row).or_default();
-            sum.open += totals.open;
-            sum.bytes.sent += totals.bytes.sent;
-            sum.bytes.received += totals.bytes.received;
-        }
-    }
-    (rows, folded)
-}
-
 /// Whether a listener bound to `bound` accepts connections to `local`.
 fn covers(bound: IpAddr, local: IpAddr) -> bool {
     match bound {
@@ -233,7 +175,7 @@ fn fin_acked(socket_state: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sockdiag::TcpBytes;
+    use crate::kernel::socket::TcpBytes;
 
     fn tcp(state: u8, acked: u64, received: u64, unique_sent: Option<u64>) -> SockRecord {
         SockRecord {

@@ -3,6 +3,10 @@
 //! Blocking (rather than a handler) means a signal that arrives during a
 //! collection stays pending until the write is complete; the wait that
 //! follows returns at once and the loop ends cleanly with exit 0.
+//!
+//! Raw libc on purpose: rustix offers `sigprocmask` and `sigtimedwait` only
+//! in its `runtime` module, whose calls are unsafe and meant for programs
+//! without a libc; std's own libc is the safer home for them.
 
 use std::io;
 use std::mem::MaybeUninit;

@@ -1,5 +1,6 @@
 //! The command line, in one place, so that `--help`, the man page and the shell
-//! completions are all generated from the same definition.
+//! completions are all generated from the same definition. Collectors bring
+//! their own flags ([`collectors::Options`]), flattened into `planet collect`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -9,7 +10,11 @@ use clap::error::ErrorKind;
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 use ipnet::IpNet;
 
+use crate::accounting;
 use crate::collectors;
+use crate::naming::Resolve;
+
+pub mod docs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -113,18 +118,25 @@ pub struct CollectArgs {
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_dns_timeout)]
     pub dns_timeout: Duration,
 
-    /// Scrape other local exporters and reshape their metrics by the rules in
-    /// this TOML file (see `planet wrap check`).
-    #[arg(long, value_name = "FILE")]
-    pub wrap: Option<PathBuf>,
+    #[command(flatten)]
+    pub collectors: collectors::Options,
+}
 
-    /// Run only this collector (repeatable); the others are off.
-    #[arg(long = "collector", value_name = "NAME", value_parser = collectors::name_parser())]
-    pub only: Vec<String>,
+impl CollectArgs {
+    pub fn accounting(&self) -> accounting::Options {
+        accounting::Options {
+            forget_after: self.forget_after,
+            max_peers: self.max_peers,
+            exclude_peer: self.exclude_peer.clone(),
+        }
+    }
 
-    /// Switch this collector off (repeatable).
-    #[arg(long = "no-collector", value_name = "NAME", value_parser = collectors::name_parser())]
-    pub disabled: Vec<String>,
+    pub fn resolve(&self) -> Resolve {
+        match self.no_resolve {
+            true => Resolve::Off,
+            false => Resolve::With(self.dns_server, self.dns_timeout),
+        }
+    }
 }
 
 impl Cli {

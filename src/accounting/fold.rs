@@ -1,0 +1,66 @@
+//! Cardinality: at most `--max-peers` peers per family keep a series of
+//! their own; the rest fold into one `other` peer, so a port scan or a
+//! busy load balancer cannot blow up the output or Prometheus.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+
+use super::classify::{Payload, SeriesKey, Side};
+use super::counters::Totals;
+use crate::kernel::socket::Protocol;
+
+/// One series as it will be written: `peer` None is the folded `other`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Row {
+    pub side: Side,
+    pub protocol: Protocol,
+    pub process: String,
+    pub peer: Option<IpAddr>,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowTotals {
+    pub open: u64,
+    pub bytes: Payload,
+}
+
+/// Keeps the `max_peers` peers of each side with the most bytes (ties: the
+/// lower address) and folds the others into one `other` peer per
+/// (protocol, process, port). Returns the rows and how many peers each side
+/// folded.
+pub fn fold(
+    series: &BTreeMap<SeriesKey, Totals>,
+    max_peers: usize,
+) -> (BTreeMap<Row, RowTotals>, [(Side, usize); 2]) {
+    let mut rows: BTreeMap<Row, RowTotals> = BTreeMap::new();
+    let mut folded = [(Side::Upstream, 0), (Side::Downstream, 0)];
+    for (side, n_folded) in &mut folded {
+        let mut by_peer: HashMap<IpAddr, u64> = HashMap::new();
+        for (key, totals) in series.iter().filter(|(k, _)| k.side == *side) {
+            *by_peer.entry(key.addr).or_default() += totals.bytes.sent + totals.bytes.received;
+        }
+        let mut ranked: Vec<(IpAddr, u64)> = by_peer.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let kept: HashSet<IpAddr> = ranked
+            .iter()
+            .take(max_peers)
+            .map(|(addr, _)| *addr)
+            .collect();
+        *n_folded = ranked.len() - kept.len();
+        for (key, totals) in series.iter().filter(|(k, _)| k.side == *side) {
+            let row = Row {
+                side: key.side,
+                protocol: key.protocol,
+                process: key.process.clone(),
+                peer: Some(key.addr).filter(|addr| kept.contains(addr)),
+                port: key.port,
+            };
+            let sum = rows.entry(row).or_default();
+            sum.open += totals.open;
+            sum.bytes.sent += totals.bytes.sent;
+            sum.bytes.received += totals.bytes.received;
+        }
+    }
+    (rows, folded)
+}

@@ -1,0 +1,150 @@
+//! Stage 3, accounting: from the snapshot's sockets to dependency series
+//! with counters that never go backwards.
+//!
+//! It is the one stage that keeps state between runs (the counter totals,
+//! each socket's last counters, the DNS cache), so it is a value of its own
+//! that the app holds across `--loop` iterations, not part of the snapshot:
+//! [`Accounting::account`] reads a snapshot and returns an [`Accounted`],
+//! which collectors read.
+//!
+//! - [`classify`]: upstream or downstream, the series key, payload bytes;
+//! - [`counters`]: per-cookie growth into series totals;
+//! - [`fold`]: the `--max-peers` cap;
+//! - [`state`]: the locked state file that carries it all between runs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::error::Error;
+use crate::kernel::destroy::DestroyFeed;
+use crate::naming::{Lookups, Namer, Peer};
+use crate::snapshot::Snapshot;
+
+pub mod classify;
+pub mod counters;
+pub mod fold;
+pub mod state;
+
+use classify::Side;
+use counters::Rules;
+use fold::{Row, RowTotals};
+use state::{State, StateFile};
+
+/// How long a run waits for an overlapping run to finish.
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// What the command line decides about the accounting.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Drop a series once it has had no connection for this long.
+    pub forget_after: Duration,
+    /// At most this many peers per family; the rest fold into `other`.
+    pub max_peers: usize,
+    /// Peers left out altogether.
+    pub exclude_peer: Vec<IpNet>,
+}
+
+/// The dependency series after one run's accounting, folding and naming:
+/// what the dependencies collector writes.
+pub struct Accounted {
+    pub rows: BTreeMap<Row, RowTotals>,
+    pub names: HashMap<IpAddr, Peer>,
+    pub folded: [(Side, usize); 2],
+    /// Unless `--no-resolve`: reverse DNS look-ups so far.
+    pub dns_lookups: Option<Lookups>,
+    /// With `--loop`: times destroy notifications were dropped.
+    pub destroy_lost: Option<u64>,
+}
+
+/// The dependency counters, where they persist, and (with `--loop`) the
+/// feed of connections closed between runs.
+pub struct Accounting {
+    options: Options,
+    state: State,
+    file: Option<StateFile>,
+    feed: Option<DestroyFeed>,
+    namer: Namer,
+}
+
+impl Accounting {
+    /// Locks and loads the state file (if any) and, for `--loop`, subscribes
+    /// to destroy notifications. Returns the warnings worth printing once.
+    pub fn start(
+        options: Options,
+        namer: Namer,
+        state_path: Option<&Path>,
+        follow_closes: bool,
+    ) -> Result<(Accounting, Vec<String>), Error> {
+        let mut warnings = Vec::new();
+        let mut accounting = Accounting {
+            options,
+            state: State::default(),
+            file: None,
+            feed: None,
+            namer,
+        };
+        if let Some(path) = state_path {
+            let (file, state, warning) = StateFile::open(path, LOCK_WAIT)?;
+            warnings.extend(warning);
+            accounting.state = state;
+            accounting.file = Some(file);
+        }
+        if follow_closes {
+            match DestroyFeed::start() {
+                Ok(feed) => accounting.feed = Some(feed),
+                Err(e) => warnings.push(format!(
+                    "sock_diag destroy notifications: {}; connections that close between two runs lose their last bytes",
+                    crate::error::os_message(&e)
+                )),
+            }
+        }
+        Ok((accounting, warnings))
+    }
+
+    /// Brings the counters up to date with this run's sockets (and the ones
+    /// destroyed since the last run), folds and names the peers. None when
+    /// the snapshot has no sockets (the collectors report the dump's failure).
+    pub fn account(&mut self, snapshot: &Snapshot, now: u64) -> Option<Accounted> {
+        let sockets = snapshot.sockets().ok()?;
+        let destroyed = self
+            .feed
+            .as_ref()
+            .map(DestroyFeed::take)
+            .unwrap_or_default();
+        let rules = Rules {
+            now,
+            forget_after: self.options.forget_after.as_secs(),
+            exclude: &self.options.exclude_peer,
+        };
+        let state = &mut self.state;
+        state
+            .counters
+            .observe(snapshot, sockets, &destroyed, &rules);
+        let (rows, folded) = fold::fold(&state.counters.series, self.options.max_peers);
+        // Only peers that keep their own series are named: folded ones cost
+        // no DNS look-up.
+        let mut peers: Vec<IpAddr> = rows.keys().filter_map(|row| row.peer).collect();
+        peers.sort_unstable();
+        peers.dedup();
+        let names = self.namer.name_all(&peers, &mut state.dns, now);
+        Some(Accounted {
+            rows,
+            names,
+            folded,
+            dns_lookups: self.namer.resolves().then_some(state.dns.lookups),
+            destroy_lost: self.feed.as_ref().map(DestroyFeed::lost),
+        })
+    }
+
+    /// Persists the counters, if this run keeps a state file.
+    pub fn save(&self) -> Result<(), Error> {
+        match &self.file {
+            Some(file) => file.save(&self.state),
+            None => Ok(()),
+        }
+    }
+}

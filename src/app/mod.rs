@@ -1,0 +1,60 @@
+//! Stage 7, the app: wires the stages together for each command. `collect`
+//! runs the pipeline once or in a loop ([`collect`], [`pass`]); the other
+//! commands print what the command line asks for.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::cli::docs;
+use crate::cli::{Cli, Command, WrapCommand};
+use crate::collectors::wrap::Wrap;
+use crate::error::Error;
+use crate::exposition::render;
+
+mod collect;
+mod pass;
+mod self_metrics;
+mod signals;
+
+/// Runs the command the command line names.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Collect(args) => collect::collect(*args),
+        Command::Completions { shell } => print(&docs::completions(shell)),
+        Command::Man => print(&docs::man_page()),
+        Command::Wrap(WrapCommand::Check { file }) => wrap_check(file),
+    }
+}
+
+/// Writes to stdout. A reader that went away (`planet ... | head`) is not
+/// a failure: it had all it wanted.
+pub fn print(bytes: &[u8]) -> Result<(), Error> {
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::io(Path::new("stdout"), e)),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a rules file, fetches its sources once and prints the families the
+/// rules would write; a source that is down is a warning, not a failure.
+fn wrap_check(path: PathBuf) -> Result<(), Error> {
+    let wrap = Wrap::load(path, &reserved_families())?;
+    let Some(rules) = wrap.rules() else {
+        return Ok(());
+    };
+    let pages = rules.fetch_all();
+    for (source, page) in &pages {
+        if let Err(e) = page {
+            eprintln!("planet: warning: source {source}: {e}");
+        }
+    }
+    print(render(&mut rules.apply(&pages)).as_bytes())
+}
+
+/// Every family planet writes itself, which `--wrap` rules may not take.
+fn reserved_families() -> std::collections::BTreeSet<String> {
+    let mut names = crate::collectors::declared_families();
+    names.extend(self_metrics::FAMILIES.map(String::from));
+    names
+}

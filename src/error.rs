@@ -1,0 +1,133 @@
+//! The one error type of a run, and the one place that turns it into an exit
+//! status and a message.
+//!
+//! cron mails whatever a job prints, and an operator reads the first line of
+//! that mail: so every error is one line that starts with the path or value
+//! at fault. Usage errors exit 2 (clap's own parse errors do too), everything
+//! else 1; a run that fails leaves the previous output file as it was.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug)]
+pub enum Error {
+    /// Arguments that parse but do not fit together.
+    Usage(String),
+    /// A file the operator gave us (inventory, rules) is not what it must be.
+    Config { path: PathBuf, problem: String },
+    /// A system call on a path failed; `what` says which step, if not obvious.
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: io::Error,
+    },
+    /// The kernel would not tell us something (netlink, signals, threads).
+    Kernel(String),
+    /// Another planet run holds the state lock.
+    Lock { path: PathBuf, waited: Duration },
+}
+
+impl Error {
+    pub fn io(path: impl AsRef<Path>, source: io::Error) -> Error {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            what: "",
+            source,
+        }
+    }
+
+    /// As [`Error::io`], naming the step that failed (`write`, `fsync`, ...).
+    pub fn io_at(path: impl AsRef<Path>, what: &'static str, source: io::Error) -> Error {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            what,
+            source,
+        }
+    }
+
+    pub fn config(path: impl AsRef<Path>, problem: impl Into<String>) -> Error {
+        Error::Config {
+            path: path.as_ref().to_path_buf(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The process exit status this error ends a run with.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Config { .. } | Error::Io { .. } | Error::Kernel(_) | Error::Lock { .. } => 1,
+        }
+    }
+
+    /// Whether this is a write to a reader that went away (`planet ... | head`),
+    /// which is no failure of ours.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(message) | Error::Kernel(message) => f.write_str(message),
+            Error::Config { path, problem } => write!(f, "{}: {problem}", path.display()),
+            Error::Io { path, what, source } => {
+                write!(f, "{}: ", path.display())?;
+                if !what.is_empty() {
+                    write!(f, "{what}: ")?;
+                }
+                f.write_str(&os_message(source))
+            }
+            Error::Lock { path, waited } => write!(
+                f,
+                "{}: locked by another planet run; gave up after {}",
+                path.display(),
+                humantime::format_duration(*waited)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// An io::Error as one readable clause: the system's own text without std's
+/// "(os error N)" tail, which says nothing to an operator.
+pub fn os_message(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_start_with_the_path_and_map_to_exit_codes() {
+        let missing = Error::io(
+            "/nonexistent/planet",
+            io::Error::from_raw_os_error(rustix::io::Errno::NOENT.raw_os_error()),
+        );
+        assert_eq!(
+            missing.to_string(),
+            "/nonexistent/planet: No such file or directory"
+        );
+        assert_eq!(missing.exit_code(), 1);
+        let write = Error::io_at(
+            "/d/x.prom",
+            "fsync",
+            io::Error::from_raw_os_error(rustix::io::Errno::NOSPC.raw_os_error()),
+        );
+        assert_eq!(
+            write.to_string(),
+            "/d/x.prom: fsync: No space left on device"
+        );
+        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+        assert!(Error::io("stdout", io::Error::from(io::ErrorKind::BrokenPipe)).is_closed_pipe());
+    }
+}

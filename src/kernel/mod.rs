@@ -1,0 +1,16 @@
+//! Stage 1, the kernel: what the kernel says about sockets and processes,
+//! read as it is, with no interpretation beyond normalising addresses.
+//!
+//! - [`sockdiag`] dumps every TCP and UDP socket over netlink into
+//!   [`socket::SockRecord`]s;
+//! - [`destroy`] listens for sockets the kernel frees between two runs;
+//! - [`procmap`] maps socket inodes to the processes holding them;
+//! - [`sysctl`] reads the settings that change what a socket means.
+//!
+//! Nothing here knows about metrics, peers or state.
+
+pub mod destroy;
+pub mod procmap;
+pub mod sockdiag;
+pub mod socket;
+pub mod sysctl;
