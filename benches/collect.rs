@@ -1,11 +1,14 @@
 //! `cargo bench --bench collect [-- N ...]`: wall time and peak RSS of
 //! `planet collect --stdout` against `ss -tanpi` and `ss -tanp` over the same
 //! N loopback connections, runs alternating, medians reported with ratios.
+//! `PLANET_BASELINE=/path/to/planet` adds another build of planet (say, the
+//! last release) to the same rounds, to compare a change against it.
 //!
 //! The connections are held by worker processes (this binary re-executed),
 //! each under the per-process open-file limit, talking to several listeners.
 //! Traffic stays on loopback.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -142,7 +145,8 @@ fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
 
 fn bench(n: usize) {
     let workers = start_workers(n);
-    let commands: [(&str, &str, &[&str]); 3] = [
+    let baseline = std::env::var("PLANET_BASELINE").ok();
+    let mut commands: Vec<(&str, &str, &[&str])> = vec![
         (
             "planet collect --stdout --no-resolve",
             PLANET,
@@ -151,6 +155,13 @@ fn bench(n: usize) {
         ("ss -tanpi", "ss", &["-tanpi"]),
         ("ss -tanp", "ss", &["-tanp"]),
     ];
+    if let Some(path) = &baseline {
+        commands.push((
+            "baseline planet collect --stdout --no-resolve",
+            path,
+            &["collect", "--stdout", "--no-resolve"],
+        ));
+    }
     let mut results: Vec<Vec<Measure>> = commands.iter().map(|_| Vec::new()).collect();
     for round in 0..=ROUNDS {
         for (i, (_, program, args)) in commands.iter().enumerate() {
@@ -168,11 +179,19 @@ fn bench(n: usize) {
         let min = results[i].iter().map(|m| m.wall).min().unwrap();
         let rss = median(results[i].iter().map(|m| m.max_rss_kib).collect());
         let ratio = if i == 0 {
-            format!(
+            let mut ratio = format!(
                 "{:.2}x ss -tanpi, {:.2}x ss -tanp",
                 medians[0].as_secs_f64() / medians[1].as_secs_f64(),
                 medians[0].as_secs_f64() / medians[2].as_secs_f64()
-            )
+            );
+            if let Some(base) = medians.get(3) {
+                let _ = write!(
+                    ratio,
+                    ", {:.3}x baseline",
+                    medians[0].as_secs_f64() / base.as_secs_f64()
+                );
+            }
+            ratio
         } else {
             String::new()
         };

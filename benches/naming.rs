@@ -2,25 +2,53 @@
 //! with reverse DNS from a dnsmasq on loopback (cold cache, then warm from the
 //! state file) and from a 100,000-entry inventory, against `--no-resolve`.
 //!
-//! Runs in a network namespace of its own (root needed): 1,024 addresses of
-//! 198.18.0.0/22 (the benchmarking range) are made local on `lo`, so peers
-//! and traffic never leave the namespace.
-
-#[path = "../tests/common/mod.rs"]
-mod common;
+//! Runs in a network namespace of its own (it re-executes itself under
+//! `unshare -n`; root needed): the addresses of fd00::b:0/112 are made
+//! local on `lo`, so peers and traffic never leave the namespace.
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
-
+const PLANET: &str = env!("CARGO_BIN_EXE_planet");
 const PEERS: u32 = 1000;
 const ROUNDS: usize = 7;
+/// Set in the re-executed bench, inside its namespace.
+const INSIDE: &str = "PLANET_BENCH_IN_NETNS";
 
-fn peer(i: u32) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 10)) + i)
+fn peer(i: u32) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from("fd00::b:10".parse::<Ipv6Addr>().unwrap()) + u128::from(i))
+}
+
+fn planet<const N: usize>(args: [&str; N]) -> Command {
+    let mut command = Command::new(PLANET);
+    command.args(args);
+    command
+}
+
+/// Runs `program args`, true if it succeeded.
+fn run(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// This bench again, inside a new network namespace with loopback up.
+fn reexec_in_own_netns() {
+    let me = std::env::current_exe().unwrap();
+    let status = Command::new("unshare")
+        .arg("-n")
+        .arg(me)
+        .args(std::env::args().skip(1))
+        .env(INSIDE, "1")
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        println!(
+            "SKIPPED: cannot run in a network namespace of its own (root and unshare(1) needed)"
+        );
+    }
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
@@ -50,16 +78,20 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` probing
     }
-    let (Some(ip), Some(dnsmasq)) = (which("ip"), which("dnsmasq")) else {
+    if std::env::var_os(INSIDE).is_none() {
+        return reexec_in_own_netns();
+    }
+    let ready = run("ip", &["link", "set", "lo", "up"])
+        && run(
+            "ip",
+            &["-6", "route", "add", "local", "fd00::b:0/112", "dev", "lo"],
+        )
+        && std::fs::write("/proc/sys/net/ipv6/ip_nonlocal_bind", "1").is_ok();
+    if !ready || !run("dnsmasq", &["--version"]) {
         println!("SKIPPED: needs ip (iproute2) and dnsmasq (dnsmasq-base)");
         return;
-    };
-    let done = in_own_netns(move || {
-        let status = Command::new(&ip)
-            .args(["route", "add", "local", "198.18.0.0/22", "dev", "lo"])
-            .status()
-            .unwrap();
-        assert!(status.success());
+    }
+    {
         let dir = tempfile::tempdir().unwrap();
 
         // Every peer has a PTR record.
@@ -69,12 +101,12 @@ fn main() {
         }
         let hosts_file = dir.path().join("hosts");
         std::fs::write(&hosts_file, hosts).unwrap();
-        let dns_port = port_of(
-            std::net::UdpSocket::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr(),
-        );
-        let mut server = Command::new(&dnsmasq)
+        let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Command::new("dnsmasq")
             .args([
                 "--keep-in-foreground",
                 "--conf-file=/dev/null",
@@ -86,7 +118,7 @@ fn main() {
                 "--bind-interfaces",
                 "--listen-address=127.0.0.1",
                 "--pid-file=",
-                "--local=/in-addr.arpa/",
+                "--local=/ip6.arpa/",
             ])
             .arg(format!("--port={dns_port}"))
             .arg(format!("--addn-hosts={}", hosts_file.display()))
@@ -97,14 +129,14 @@ fn main() {
         std::thread::sleep(Duration::from_millis(500));
 
         // 1,000 connections, each from its own peer address.
-        let listener = TcpListener::bind("198.18.0.1:0").unwrap();
+        let listener = TcpListener::bind("[fd00::b:1]:0").unwrap();
         let to = listener.local_addr().unwrap();
         let mut held = Vec::new();
         for i in 0..PEERS {
             let socket =
-                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+                socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).unwrap();
             socket
-                .bind(&SocketAddr::new(IpAddr::V4(peer(i)), 0).into())
+                .bind(&SocketAddr::new(IpAddr::V6(peer(i)), 0).into())
                 .unwrap();
             socket.connect(&to.into()).unwrap();
             held.push(socket);
@@ -189,8 +221,5 @@ fn main() {
         );
         let _ = server.kill();
         let _ = server.wait();
-    });
-    if done.is_none() {
-        println!("SKIPPED: no network namespace (root needed)");
     }
 }

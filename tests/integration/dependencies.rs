@@ -1,8 +1,6 @@
 //! `planet_upstream*` / `planet_downstream*`: real connections on loopback
 //! moving known bytes, read back exactly from the built binary.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
@@ -11,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::testenv::*;
 
 /// The kernel's raw `tcpi_bytes_acked`, to know when a transfer is complete.
 fn bytes_acked(stream: &TcpStream) -> u64 {
@@ -69,21 +67,33 @@ fn connect(listener: &TcpListener, from: Option<&str>) -> (TcpStream, TcpStream)
     (client, server)
 }
 
-/// The dependency series on one port: "family{labels}" -> value.
+/// The dependency series on one port, read with planet's parser:
+/// "family{labels}" -> value.
 fn dependency_series(text: &str, port: u16) -> BTreeMap<String, u64> {
-    let mut series = BTreeMap::new();
-    for family in [
+    let families = [
         "planet_upstream",
         "planet_downstream",
         "planet_upstream_bytes_total",
         "planet_downstream_bytes_total",
-    ] {
-        for line in samples_on_ports(text, family, &[port]) {
-            let (labels, value) = line.rsplit_once(' ').unwrap();
-            series.insert(labels.to_string(), value.parse().unwrap());
-        }
-    }
-    series
+    ];
+    let port = port.to_string();
+    parse(text)
+        .samples
+        .into_iter()
+        .filter(|s| families.contains(&s.name.as_str()))
+        .filter(|s| s.labels.iter().any(|(k, v)| k == "port" && *v == port))
+        .map(|s| {
+            let labels: Vec<String> = s
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect();
+            (
+                format!("{}{{{}}}", s.name, labels.join(",")),
+                s.value as u64,
+            )
+        })
+        .collect()
 }
 
 fn expected(entries: &[(&str, String, u64)]) -> BTreeMap<String, u64> {
@@ -217,15 +227,16 @@ fn counters_never_decrease_over_50_runs_of_churn_and_keep_closed_bytes() {
 
 #[test]
 fn loop_counts_connections_that_open_and_close_between_two_samples() {
-    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let env = TestEnv::new();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = port_of(listener.local_addr());
-    let mut planet = collect_into(out.path(), state.path())
+    let mut planet = env
+        .collect()
         .args(["--loop", "--interval", "1s"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let file = out.path().join("planet.prom");
+    let file = env.output_file();
     let stamp = || collect_timestamp(&file);
     assert!(wait_for(Duration::from_secs(10), || stamp().is_some()));
     // Right after a sample: open, use and close two connections entirely.
@@ -284,26 +295,23 @@ fn loop_counts_connections_that_open_and_close_between_two_samples() {
 
 #[test]
 fn an_overlapping_run_waits_for_the_lock_then_gives_up_naming_it() {
-    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let env = TestEnv::new();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = port_of(listener.local_addr());
     let (mut client, mut server) = connect(&listener, None);
     transfer(&mut client, &mut server, 3000, 40);
-    assert_success(&collect_into(out.path(), state.path()).output().unwrap());
-    let counted = dependency_series(
-        &fs::read_to_string(out.path().join("planet.prom")).unwrap(),
-        port,
-    );
-    let state_file = state.path().join("planet.state");
+    env.collect_ok(&[]);
+    let counted = dependency_series(&fs::read_to_string(env.output_file()).unwrap(), port);
+    let state_file = env.state_file();
     let before = (
         fs::read(&state_file).unwrap(),
-        fs::read(out.path().join("planet.prom")).unwrap(),
+        fs::read(env.output_file()).unwrap(),
     );
 
     // Another run holds the lock (as a slow run would).
-    let lock = fs::File::open(state.path().join("planet.state.lock")).unwrap();
+    let lock = fs::File::open(env.state_dir().join("planet.state.lock")).unwrap();
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
-    let output = collect_into(out.path(), state.path()).output().unwrap();
+    let output = env.collect().output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
@@ -314,19 +322,14 @@ fn an_overlapping_run_waits_for_the_lock_then_gives_up_naming_it() {
     );
     let after = (
         fs::read(&state_file).unwrap(),
-        fs::read(out.path().join("planet.prom")).unwrap(),
+        fs::read(env.output_file()).unwrap(),
     );
     assert!(before == after, "state or output changed");
 
     // Two runs at once: the second waits its turn; both succeed.
     drop(lock);
     let runs: Vec<_> = (0..2)
-        .map(|_| {
-            collect_into(out.path(), state.path())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| env.collect().stderr(Stdio::piped()).spawn().unwrap())
         .collect();
     for run in runs {
         assert_success(&run.wait_with_output().unwrap());
@@ -339,10 +342,10 @@ fn an_overlapping_run_waits_for_the_lock_then_gives_up_naming_it() {
 
 #[test]
 fn a_corrupt_state_file_is_set_aside_with_one_warning() {
-    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let state_file = state.path().join("planet.state");
+    let env = TestEnv::new();
+    let state_file = env.state_file();
     fs::write(&state_file, b"\x00\x01 not json").unwrap();
-    let output = collect_into(out.path(), state.path()).output().unwrap();
+    let output = env.collect().output().unwrap();
     assert_eq!(output.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -355,11 +358,11 @@ fn a_corrupt_state_file_is_set_aside_with_one_warning() {
     );
     assert!(stderr.contains("planet.state.corrupt"), "{stderr}");
     assert_eq!(
-        fs::read(state.path().join("planet.state.corrupt")).unwrap(),
+        fs::read(env.state_dir().join("planet.state.corrupt")).unwrap(),
         b"\x00\x01 not json"
     );
     // The fresh state is valid: the next run is silent.
-    assert_success(&collect_into(out.path(), state.path()).output().unwrap());
+    assert_success(&env.collect().output().unwrap());
 }
 
 #[test]

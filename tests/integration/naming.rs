@@ -2,15 +2,13 @@
 //! starts on loopback, in a network namespace of the test's own. No query
 //! ever leaves the machine.
 
-mod common;
-
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::testenv::*;
 
 /// A dnsmasq answering only the given PTR records, logging every query.
 struct Dnsmasq {
@@ -335,16 +333,17 @@ fn the_inventory_names_peers_in_both_formats() {
 
 #[test]
 fn a_malformed_inventory_fails_naming_the_entry_and_keeps_the_previous_file() {
-    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let env = TestEnv::new();
     let previous = "# previous\n";
-    fs::write(out.path().join("planet.prom"), previous).unwrap();
-    let inventory = state.path().join("inventory.json");
+    fs::write(env.output_file(), previous).unwrap();
+    let inventory = env.state_dir().join("inventory.json");
     fs::write(
         &inventory,
         r#"[{"ip_address": "10.0.0.1", "hostgroup": "a"}, {"ip_address": "10.0.0.0/33", "hostgroup": "b"}]"#,
     )
     .unwrap();
-    let output = collect_into(out.path(), state.path())
+    let output = env
+        .collect()
         .arg("--inventory")
         .arg(&inventory)
         .output()
@@ -357,13 +356,10 @@ fn a_malformed_inventory_fails_naming_the_entry_and_keeps_the_previous_file() {
             inventory.display()
         )
     );
+    assert_eq!(fs::read_to_string(env.output_file()).unwrap(), previous);
+    assert_eq!(list_dir(env.out()), ["planet.prom"]);
     assert_eq!(
-        fs::read_to_string(out.path().join("planet.prom")).unwrap(),
-        previous
-    );
-    assert_eq!(list_dir(out.path()), ["planet.prom"]);
-    assert_eq!(
-        list_dir(state.path()),
+        list_dir(env.state_dir()),
         ["inventory.json"],
         "no state written"
     );

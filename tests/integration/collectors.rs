@@ -1,12 +1,10 @@
 //! The worked example of a collector, `process_sockets`, end to end; and the
 //! README shows its code as it is.
 
-mod common;
-
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 
-use common::*;
+use crate::testenv::*;
 
 #[test]
 fn process_sockets_counts_a_named_process_sockets_by_state() {

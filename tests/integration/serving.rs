@@ -1,14 +1,12 @@
 //! `planet_serving`: real listeners on loopback, owned by processes with
 //! chosen names, read back from the built binary's output.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 
-use common::*;
+use crate::testenv::*;
 use socket2::{Domain, Protocol, Socket, Type};
 
 fn reuseport_listener(addr: SocketAddr) -> TcpListener {

@@ -1,13 +1,11 @@
 //! What the package ships: systemd units that systemd itself accepts, and
 //! the commands in them and in the cron example, run for real.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::testenv::*;
 
 fn shipped(path: &str) -> String {
     fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
@@ -89,24 +87,24 @@ fn the_services_are_hardened_and_the_timer_spreads_a_fleet() {
 /// directory; DNS stays off (`--no-resolve`) and the state goes where
 /// systemd's StateDirectory= would put it.
 fn run_shipped_command(command: &str) {
-    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let env = TestEnv::new();
     let command = command.replace("/usr/bin/planet", PLANET).replace(
         "/var/lib/node_exporter/textfile",
-        out.path().to_str().unwrap(),
+        env.out().to_str().unwrap(),
     );
     let mut words = command.split_whitespace();
     let output = Command::new(words.next().unwrap())
         .args(words)
         .arg("--no-resolve")
-        .env("STATE_DIRECTORY", state.path())
+        .env("STATE_DIRECTORY", env.state_dir())
         .output()
         .unwrap();
     assert_success(&output);
-    assert!(fs::read_to_string(out.path().join("planet.prom"))
+    assert!(fs::read_to_string(env.output_file())
         .unwrap()
         .contains("planet_build_info"));
     assert_eq!(
-        list_dir(state.path()),
+        list_dir(env.state_dir()),
         ["planet.state", "planet.state.lock"]
     );
 }

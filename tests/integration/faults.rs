@@ -1,8 +1,6 @@
 //! Faults and hostile input: planet must never hand node_exporter a bad
 //! file, never lose its counters, and never panic.
 
-mod common;
-
 use std::ffi::CString;
 use std::fs;
 use std::io::Write;
@@ -12,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::testenv::*;
 
 fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -37,13 +35,14 @@ fn is_complete(text: &str) -> bool {
 
 #[test]
 fn a_reader_never_sees_a_partial_file_and_no_temp_file_outlives_a_kill() {
-    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut looping = collect_into(out.path(), state.path())
+    let env = TestEnv::new();
+    let mut looping = env
+        .collect()
         .args(["--loop", "--interval", "50ms"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let file = out.path().join("planet.prom");
+    let file = env.output_file();
     assert!(wait_for(Duration::from_secs(10), || file.exists()));
     let mut stamps = std::collections::HashSet::new();
     for i in 0..10_000 {
@@ -61,10 +60,10 @@ fn a_reader_never_sees_a_partial_file_and_no_temp_file_outlives_a_kill() {
     // SIGKILL (maybe mid-write); the next run removes whatever it left.
     unsafe { libc::kill(looping.id() as i32, libc::SIGKILL) };
     looping.wait().unwrap();
-    assert_success(&collect_into(out.path(), state.path()).output().unwrap());
-    assert_eq!(list_dir(out.path()), ["planet.prom"]);
+    assert_success(&env.collect().output().unwrap());
+    assert_eq!(list_dir(env.out()), ["planet.prom"]);
     assert_eq!(
-        list_dir(state.path()),
+        list_dir(env.state_dir()),
         ["planet.state", "planet.state.lock"]
     );
     assert!(is_complete(&fs::read_to_string(&file).unwrap()));
@@ -131,11 +130,11 @@ impl Drop for Tmpfs {
 #[test]
 fn a_full_disk_fails_the_run_and_keeps_the_previous_output() {
     let Some(disk) = Tmpfs::mount(64) else { return };
-    let state = tempfile::tempdir().unwrap();
+    let env = TestEnv::with_out(&disk.0);
     let previous = "# previous run\nplanet_build_info{version=\"0\"} 1\n";
     fs::write(disk.0.join("planet.prom"), previous).unwrap();
     disk.fill();
-    let output = collect_into(&disk.0, state.path()).output().unwrap();
+    let output = env.collect().output().unwrap();
     assert_no_panic(&output);
     assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
     let stderr = stderr_of(&output);
@@ -157,11 +156,11 @@ fn a_read_only_file_system_fails_the_run_and_keeps_the_previous_output() {
     let Some(disk) = Tmpfs::mount(256) else {
         return;
     };
-    let state = tempfile::tempdir().unwrap();
+    let env = TestEnv::with_out(&disk.0);
     let previous = "# previous run\n";
     fs::write(disk.0.join("planet.prom"), previous).unwrap();
     disk.remount_read_only();
-    let output = collect_into(&disk.0, state.path()).output().unwrap();
+    let output = env.collect().output().unwrap();
     assert_no_panic(&output);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
@@ -184,18 +183,18 @@ fn a_state_file_on_a_full_disk_fails_the_run_and_keeps_output_and_state() {
     // host's socket table.
     in_own_netns(|| {
         let Some(disk) = Tmpfs::mount(64) else { return };
-        let out = tempfile::tempdir().unwrap();
+        let env = TestEnv::with_state_dir(&disk.0);
         // A first run writes both; remember them.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let _open = queue_connections(&listener, 2);
-        assert_success(&collect_into(out.path(), &disk.0).output().unwrap());
+        assert_success(&env.collect().output().unwrap());
         let state = disk.0.join("planet.state");
         let before = (
             fs::read(&state).unwrap(),
-            fs::read(out.path().join("planet.prom")).unwrap(),
+            fs::read(env.output_file()).unwrap(),
         );
         disk.fill();
-        let output = collect_into(out.path(), &disk.0).output().unwrap();
+        let output = env.collect().output().unwrap();
         assert_no_panic(&output);
         assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
         assert!(
@@ -205,23 +204,25 @@ fn a_state_file_on_a_full_disk_fails_the_run_and_keeps_output_and_state() {
         );
         let after = (
             fs::read(&state).unwrap(),
-            fs::read(out.path().join("planet.prom")).unwrap(),
+            fs::read(env.output_file()).unwrap(),
         );
         assert!(before == after, "state or output changed");
         assert_eq!(
             list_dir(&disk.0),
             ["filler", "planet.state", "planet.state.lock"]
         );
-        assert_eq!(list_dir(out.path()), ["planet.prom"]);
+        assert_eq!(list_dir(env.out()), ["planet.prom"]);
     });
 }
 
 #[test]
 fn a_directory_deleted_under_loop_is_logged_and_retried() {
-    let (parent, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let parent = tempfile::tempdir().unwrap();
     let out = parent.path().join("textfile");
     fs::create_dir(&out).unwrap();
-    let mut looping = collect_into(&out, state.path())
+    let env = TestEnv::with_out(&out);
+    let mut looping = env
+        .collect()
         .args(["--loop", "--interval", "100ms"])
         .stderr(Stdio::piped())
         .spawn()

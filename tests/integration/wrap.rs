@@ -1,14 +1,12 @@
 //! `--wrap`: a loopback HTTP server plays postgres_exporter and the page
 //! that says which version is newest; the rules are the README's example.
 
-mod common;
-
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 
-use common::*;
+use crate::testenv::*;
 
 const POSTGRES_PAGE: &str = r#"# HELP pg_static Version string as reported by postgres
 # TYPE pg_static untyped
@@ -138,9 +136,9 @@ fn a_source_that_is_down_is_wrap_up_zero_and_the_run_goes_on() {
 
 #[test]
 fn a_bad_rules_file_fails_the_run_naming_rule_and_line() {
-    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    fs::write(out.path().join("planet.prom"), "# previous\n").unwrap();
-    let rules = state.path().join("wrap.toml");
+    let env = TestEnv::new();
+    fs::write(env.output_file(), "# previous\n").unwrap();
+    let rules = env.state_dir().join("wrap.toml");
     let mut text = readme_rules(9187, 9999);
     text.push_str(
         "\n[[rule]]\nname = \"mine\"\nsource = \"pg\"\nselect = \"x\"\nmetric = \"planet_mine\"\n",
@@ -148,11 +146,7 @@ fn a_bad_rules_file_fails_the_run_naming_rule_and_line() {
     let line = text.lines().count() - 4;
     fs::write(&rules, &text).unwrap();
     for command in [
-        collect_into(out.path(), state.path())
-            .arg("--wrap")
-            .arg(&rules)
-            .output()
-            .unwrap(),
+        env.collect().arg("--wrap").arg(&rules).output().unwrap(),
         planet(["wrap", "check"]).arg(&rules).output().unwrap(),
     ] {
         assert_eq!(command.status.code(), Some(1));
@@ -165,8 +159,8 @@ fn a_bad_rules_file_fails_the_run_naming_rule_and_line() {
         );
     }
     assert_eq!(
-        fs::read_to_string(out.path().join("planet.prom")).unwrap(),
+        fs::read_to_string(env.output_file()).unwrap(),
         "# previous\n"
     );
-    assert_eq!(list_dir(out.path()), ["planet.prom"]);
+    assert_eq!(list_dir(env.out()), ["planet.prom"]);
 }

@@ -1,8 +1,6 @@
 //! What planet hands to node_exporter: a file promtool and node_exporter
 //! accept, written atomically, and nothing at all when something is wrong.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::fs;
 use std::net::TcpListener;
@@ -13,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::testenv::*;
 
 /// A listener owned by a process whose name holds a quote, a backslash, a
 /// line feed and a byte that is not UTF-8.
@@ -44,11 +42,11 @@ fn promtool_accepts_the_output() {
 
 #[test]
 fn node_exporter_reads_the_file() {
-    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let env = TestEnv::new();
     let (_holder, port) = hostile_listener();
-    let output = collect_into(dir.path(), state.path()).output().unwrap();
+    let output = env.collect().output().unwrap();
     assert_success(&output);
-    let Some(metrics) = node_exporter_page(dir.path()) else {
+    let Some(metrics) = node_exporter_page(env.out()) else {
         return;
     };
     assert!(
@@ -131,7 +129,8 @@ fn bad_flag_values_are_usage_errors_naming_the_value() {
 fn a_missing_directory_fails_the_run_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("not-there");
-    let output = collect_into(&missing, dir.path()).output().unwrap();
+    let env = TestEnv::with_out(&missing);
+    let output = env.collect().output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr_of(&output),
@@ -204,34 +203,35 @@ fn an_unwritable_directory_fails_and_leaves_the_previous_file() {
 
 #[test]
 fn the_file_is_mode_0644_whatever_the_umask() {
-    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let env = TestEnv::new();
     let output = Command::new("sh")
         .arg("-c")
         .arg(format!(
             "umask 077 && exec '{PLANET}' collect --out '{}' --state-file '{}/planet.state'",
-            dir.path().display(),
-            state.path().display()
+            env.out().display(),
+            env.state_dir().display()
         ))
         .output()
         .unwrap();
     assert_success(&output);
-    let mode = fs::metadata(dir.path().join("planet.prom"))
+    let mode = fs::metadata(env.output_file())
         .unwrap()
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o644);
-    assert_eq!(list_dir(dir.path()), ["planet.prom"]);
+    assert_eq!(list_dir(env.out()), ["planet.prom"]);
 }
 
 #[test]
 fn loop_rewrites_the_file_and_stops_cleanly_on_sigterm() {
-    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut child = collect_into(dir.path(), state.path())
+    let env = TestEnv::new();
+    let mut child = env
+        .collect()
         .args(["--loop", "--interval", "100ms", "--file-name", "x.prom"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let file = dir.path().join("x.prom");
+    let file = env.out().join("x.prom");
     let stamp = || collect_timestamp(&file);
     assert!(
         wait_for(Duration::from_secs(10), || stamp().is_some()),
@@ -251,5 +251,5 @@ fn loop_rewrites_the_file_and_stops_cleanly_on_sigterm() {
         text.ends_with('\n') && text.contains("planet_loop_failures_total 0\n"),
         "{text}"
     );
-    assert_eq!(list_dir(dir.path()), ["x.prom"]);
+    assert_eq!(list_dir(env.out()), ["x.prom"]);
 }

@@ -1,0 +1,15 @@
+//! planet's integration tests: the built binary against real sockets, real
+//! processes and real tools, one file per part of the contract. Each reads
+//! as a usage example; [`testenv`] holds what they share.
+
+mod testenv;
+
+mod collectors;
+mod dependencies;
+mod faults;
+mod hostile;
+mod naming;
+mod output;
+mod packaging;
+mod serving;
+mod wrap;

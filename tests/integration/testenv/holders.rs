@@ -1,0 +1,121 @@
+//! Sockets held by processes with chosen names, and the sockets tests
+//! make: what planet will be asked to name and classify.
+
+use std::ffi::OsStr;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use super::oracles::which;
+
+/// A process whose `comm` is `name` holding the sockets handed to it: `sleep`
+/// started through a symlink of that name, inheriting the sockets' fds. The
+/// caller drops its own copies so that this process is their only owner.
+pub struct Named {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Named {
+    pub fn hold(name: impl AsRef<OsStr>, fds: &[RawFd]) -> Named {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let link = dir.path().join(name.as_ref());
+        std::os::unix::fs::symlink(which("sleep").expect("sleep(1) is installed"), &link)
+            .expect("symlink");
+        let mut command = Command::new(&link);
+        command.arg("infinity").stdin(Stdio::null());
+        inherit(&mut command, fds);
+        let child = command.spawn().expect("spawn named holder");
+        Named { child, _dir: dir }
+    }
+
+    /// As [`Named::hold`], for a name given as raw bytes, any but NUL and at
+    /// most 15 (even `/`, which no exec path can give): `sh` writes its own
+    /// /proc/self/comm (only a process itself may) and waits on stdin.
+    pub fn hold_raw(comm: &[u8], fds: &[RawFd]) -> Named {
+        use std::os::unix::ffi::OsStrExt;
+        let mut command = Command::new("sh");
+        command
+            .args([
+                "-c",
+                "printf '%s' \"$1\" > /proc/$$/comm && echo ready && read _",
+                "sh",
+            ])
+            .arg(OsStr::from_bytes(comm))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        inherit(&mut command, fds);
+        let mut child = command.spawn().expect("spawn sh");
+        let mut ready = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut ready,
+        )
+        .unwrap();
+        assert_eq!(ready, "ready\n", "sh could not rename itself");
+        Named {
+            child,
+            _dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Lets the child keep these fds across exec (all others close at exec).
+fn inherit(command: &mut Command, fds: &[RawFd]) {
+    let fds = fds.to_vec();
+    // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            for &fd in &fds {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A UDP socket bound on loopback to a port outside the kernel's ephemeral
+/// range (a server, not a client). Tries ports until one is free.
+pub fn udp_server(ip: &str) -> UdpSocket {
+    let (low, _) = ephemeral_range();
+    let seed = std::process::id() as u64 ^ Instant::now().elapsed().subsec_nanos() as u64;
+    let span = u64::from(low - 10_000);
+    for i in 0..2000u64 {
+        let port = 10_000 + ((seed.wrapping_mul(2_654_435_761) + i * 7919) % span) as u16;
+        if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip.parse().unwrap(), port)) {
+            return socket;
+        }
+    }
+    panic!("no free UDP port below the ephemeral range");
+}
+
+pub fn ephemeral_range() -> (u16, u16) {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let mut fields = text.split_whitespace().map(|f| f.parse::<u16>().unwrap());
+    (fields.next().unwrap(), fields.next().unwrap())
+}
+
+pub fn port_of(addr: std::io::Result<SocketAddr>) -> u16 {
+    addr.expect("local address").port()
+}
+
+/// Connects `n` clients to a listener without accepting them.
+pub fn queue_connections(listener: &TcpListener, n: usize) -> Vec<TcpStream> {
+    let addr = listener.local_addr().unwrap();
+    (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect()
+}

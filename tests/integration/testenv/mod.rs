@@ -1,0 +1,251 @@
+//! The test environment: one [`TestEnv`] owns a run's output directory and
+//! state file, runs the built binary, and reads what it wrote through
+//! planet's own exposition parser. Helpers by concern live beside it:
+//! [`holders`] (sockets and the processes holding them), [`netns`]
+//! (a network namespace of a test's own), [`oracles`] (real tools to
+//! compare against).
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use planet::exposition::{self, Exposition};
+
+pub mod holders;
+pub mod netns;
+pub mod oracles;
+
+pub use holders::*;
+pub use netns::*;
+pub use oracles::*;
+
+pub const PLANET: &str = env!("CARGO_BIN_EXE_planet");
+
+/// `planet` with the given arguments.
+pub fn planet<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = Command::new(PLANET);
+    command.args(args).env_remove("PLANET_OUT");
+    command
+}
+
+/// Where one test's planet writes: an output directory and a state file,
+/// temporary unless the test brings its own (a full disk, a read-only one).
+/// Its runs never touch the default state path under /var/lib, nor ask a
+/// DNS server the test did not start.
+pub struct TestEnv {
+    out: PathBuf,
+    state_dir: PathBuf,
+    _temp: Vec<tempfile::TempDir>,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let (out, state) = (temp_dir(), temp_dir());
+        TestEnv {
+            out: out.path().to_path_buf(),
+            state_dir: state.path().to_path_buf(),
+            _temp: vec![out, state],
+        }
+    }
+
+    /// Writing the output into `out`, a directory the test made.
+    pub fn with_out(out: &Path) -> TestEnv {
+        let state = temp_dir();
+        TestEnv {
+            out: out.to_path_buf(),
+            state_dir: state.path().to_path_buf(),
+            _temp: vec![state],
+        }
+    }
+
+    /// Keeping the state file in `state_dir`, a directory the test made.
+    pub fn with_state_dir(state_dir: &Path) -> TestEnv {
+        let out = temp_dir();
+        TestEnv {
+            out: out.path().to_path_buf(),
+            state_dir: state_dir.to_path_buf(),
+            _temp: vec![out],
+        }
+    }
+
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// `OUT/planet.prom`.
+    pub fn output_file(&self) -> PathBuf {
+        self.out.join("planet.prom")
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        self.state_dir.join("planet.state")
+    }
+
+    /// `planet collect --no-resolve --out OUT --state-file STATE`, to add
+    /// to and run.
+    pub fn collect(&self) -> Command {
+        let mut command = planet(["collect", "--no-resolve", "--out"]);
+        command
+            .arg(&self.out)
+            .arg("--state-file")
+            .arg(self.state_file());
+        command
+    }
+
+    /// Runs [`TestEnv::collect`] with `extra`, asserts it succeeded
+    /// silently, and returns the file it wrote, parsed.
+    pub fn collect_ok(&self, extra: &[&str]) -> Exposition {
+        assert_success(&self.collect().args(extra).output().expect("run planet"));
+        self.written()
+    }
+
+    /// The output file as it is now, parsed.
+    pub fn written(&self) -> Exposition {
+        parse(&std::fs::read_to_string(self.output_file()).expect("read the output"))
+    }
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+/// Planet's output, read with planet's own parser (which a round-trip
+/// property test holds to the renderer).
+pub fn parse(text: &str) -> Exposition {
+    exposition::parse(text).unwrap_or_else(|e| panic!("unparseable output: {e}\n{text}"))
+}
+
+/// Runs `planet collect --stdout --no-resolve` until two runs in a row agree
+/// (timing lines aside), asserts each succeeded silently, and returns the
+/// output.
+///
+/// Why more than once: while any test in this process spawns a child, the
+/// child holds a copy of every fd, our sockets too, until it execs; with pids
+/// recycled it can be their lowest-pid owner for that instant. A second
+/// agreeing run shows the answer is not such an instant. (It also checks
+/// that the output is deterministic.)
+pub fn collect_stdout(extra: &[&str]) -> String {
+    let once = || {
+        let output = planet(["collect", "--stdout", "--no-resolve"].iter().chain(extra))
+            .output()
+            .expect("run planet");
+        assert_success(&output);
+        String::from_utf8(output.stdout).expect("output is UTF-8")
+    };
+    let mut previous = once();
+    for _ in 0..10 {
+        let next = once();
+        if without_timing(&next) == without_timing(&previous) {
+            return next;
+        }
+        previous = next;
+    }
+    previous
+}
+
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "planet failed or was not silent: {:?}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The sample lines of one family (without HELP/TYPE).
+pub fn samples<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .collect()
+}
+
+/// The sample lines of one family that carry `port="P"` for one of `ports`.
+pub fn samples_on_ports<'a>(text: &'a str, family: &str, ports: &[u16]) -> BTreeSet<&'a str> {
+    samples(text, family)
+        .into_iter()
+        .filter(|line| {
+            ports
+                .iter()
+                .any(|p| line.contains(&format!("port=\"{p}\"")))
+        })
+        .collect()
+}
+
+/// Drops lines that differ from run to run by design (times and durations).
+pub fn without_timing(text: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            !l.starts_with("planet_collect_timestamp_seconds")
+                && !l.starts_with("planet_collector_duration_seconds")
+                && !l.starts_with("planet_snapshot_duration_seconds")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Waits until `check` holds, for at most `limit`.
+pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
+
+/// The `planet_collect_timestamp_seconds` line of an output file, once it
+/// has been written: a new one means a new write.
+pub fn collect_timestamp(file: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    samples(&text, "planet_collect_timestamp_seconds")
+        .first()
+        .map(|line| line.to_string())
+}
+
+/// Sends SIGTERM to a `--loop` planet and waits up to 10s for it to end
+/// (then kills it): its exit code (None if it had to be killed) and all it
+/// wrote to its piped stderr.
+pub fn terminate(child: &mut Child) -> (Option<i32>, String) {
+    use std::io::Read;
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut exited = None;
+    wait_for(Duration::from_secs(10), || {
+        exited = child.try_wait().ok().flatten();
+        exited.is_some()
+    });
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).unwrap();
+    }
+    (exited.and_then(|status| status.code()), stderr)
+}
+
+/// Every file name in a directory, sorted.
+pub fn list_dir(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

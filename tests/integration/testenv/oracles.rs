@@ -1,0 +1,101 @@
+//! Real tools to compare planet against (ss, promtool, node_exporter), and
+//! the rule for a missing one: skip with a reason, or fail under
+//! `PLANET_REQUIRE_TOOLS=1` (CI).
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::holders::port_of;
+use super::wait_for;
+
+/// A program on PATH, or in the sbin directories a non-root PATH may lack.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// Whether CI asked for every tool: then a missing one fails the test.
+pub fn tools_required() -> bool {
+    std::env::var_os("PLANET_REQUIRE_TOOLS").is_some_and(|v| v == "1")
+}
+
+/// Skips (returns None, printing why) or, under PLANET_REQUIRE_TOOLS=1, fails.
+pub fn skip_or_fail<T>(reason: &str) -> Option<T> {
+    if tools_required() {
+        panic!("PLANET_REQUIRE_TOOLS=1 but {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+    None
+}
+
+/// A tool from PATH, or a skip with the Debian package that provides it.
+pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
+    match which(name) {
+        Some(path) => Some(path),
+        None => skip_or_fail(&format!(
+            "{name} is not installed (Debian package {package})"
+        )),
+    }
+}
+
+/// Asserts that `promtool check metrics` accepts `text` without a word (a
+/// lint complaint fails too); skips when promtool is missing.
+pub fn assert_promtool_accepts(text: &str) {
+    let Some(promtool) = tool("promtool", "prometheus") else {
+        return;
+    };
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let result = check.wait_with_output().unwrap();
+    assert!(
+        result.status.success() && result.stdout.is_empty() && result.stderr.is_empty(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
+/// A real node_exporter reading `dir` as its textfile directory, scraped
+/// once on a loopback port: its /metrics page. None (a skip) when it is not
+/// installed.
+pub fn node_exporter_page(dir: &Path) -> Option<String> {
+    let node_exporter = tool("prometheus-node-exporter", "prometheus-node-exporter")?;
+    let web = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
+    let mut exporter = Command::new(node_exporter)
+        .args(["--collector.disable-defaults", "--collector.textfile"])
+        .arg(format!("--collector.textfile.directory={}", dir.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut page = String::new();
+    let up = wait_for(Duration::from_secs(20), || {
+        page = http_get(web, "/metrics").unwrap_or_default();
+        page.contains("node_textfile_scrape_error")
+    });
+    let _ = exporter.kill();
+    let _ = exporter.wait();
+    assert!(up, "node_exporter did not answer: {page}");
+    Some(page)
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    Some(body)
+}
