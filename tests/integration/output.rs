@@ -253,3 +253,20 @@ fn loop_rewrites_the_file_and_stops_cleanly_on_sigterm() {
     );
     assert_eq!(list_dir(env.out()), ["x.prom"]);
 }
+
+/// `planet ... | head -1`: a reader that leaves early is no failure, for
+/// any command that prints.
+#[test]
+fn a_closed_stdout_is_success_for_every_command() {
+    for args in [
+        &["completions", "bash"][..],
+        &["man"],
+        &["collect", "--stdout", "--no-resolve"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader); // every write now fails with EPIPE
+        let output = planet(args).stdout(writer).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        assert_eq!(stderr_of(&output), "", "{args:?}");
+    }
+}
