@@ -103,6 +103,27 @@ pub fn os_message(e: &io::Error) -> String {
     }
 }
 
+/// A parser's message (serde, toml, serde_json) without what it quotes of
+/// the input: they put values in quotes or backticks ("invalid type:
+/// string \"root:$6$...\""), and a file planet reads may be one an operator
+/// may not read themselves. What is left says what kind of problem it is;
+/// the caller adds the line and column.
+pub fn without_quotes(message: &str) -> String {
+    // "missing field `name`": the name is planet's, not the file's.
+    if message.starts_with("missing field") {
+        return message.to_string();
+    }
+    let end = message.find(['`', '"', '\'', ':']).unwrap_or(message.len());
+    let kept = message[..end].trim_end_matches([' ', ',']);
+    // "key with no value, expected `=`" loses what was expected.
+    let kept = kept.strip_suffix("expected").unwrap_or(kept);
+    let kept = kept.trim_end_matches([' ', ',']);
+    match kept.is_empty() {
+        true => "invalid".to_string(),
+        false => kept.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +150,30 @@ mod tests {
         );
         assert_eq!(Error::Usage("x".into()).exit_code(), 2);
         assert!(Error::io("stdout", io::Error::from(io::ErrorKind::BrokenPipe)).is_closed_pipe());
+    }
+
+    #[test]
+    fn parser_messages_lose_what_they_quote() {
+        for (message, kept) in [
+            (
+                "invalid type: string \"root:$6$x\", expected u32",
+                "invalid type",
+            ),
+            (
+                "unknown field `colour`, expected one of `a`, `b`",
+                "unknown field",
+            ),
+            (
+                "invalid value: integer `7`, expected a string",
+                "invalid value",
+            ),
+            ("missing field `ip_address`", "missing field `ip_address`"),
+            ("expected `.`, `=`", "invalid"),
+            ("key with no value, expected `=`", "key with no value"),
+            ("`", "invalid"),
+            ("trailing characters", "trailing characters"),
+        ] {
+            assert_eq!(without_quotes(message), kept, "{message}");
+        }
     }
 }

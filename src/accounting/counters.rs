@@ -97,7 +97,7 @@ impl Counters {
                 continue;
             }
             let totals = self.series.entry(key.clone()).or_default();
-            totals.open += 1;
+            totals.open = totals.open.saturating_add(1);
             totals.last_seen = rules.now;
             if let Some(now) = payload {
                 let before = self
@@ -140,7 +140,13 @@ fn excluded(rules: &Rules, addr: IpAddr) -> bool {
 
 /// Adds what a socket moved since it was last seen. A counter below its last
 /// observation (impossible for one socket) is taken as a new baseline.
+/// Sums saturate: a counter that wrapped would go backwards.
 fn add_growth(totals: &mut Totals, before: Payload, now: Payload) {
-    totals.bytes.sent += now.sent.saturating_sub(before.sent);
-    totals.bytes.received += now.received.saturating_sub(before.received);
+    let bytes = &mut totals.bytes;
+    bytes.sent = bytes
+        .sent
+        .saturating_add(now.sent.saturating_sub(before.sent));
+    bytes.received = bytes
+        .received
+        .saturating_add(now.received.saturating_sub(before.received));
 }

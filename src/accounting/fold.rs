@@ -25,6 +25,15 @@ pub struct RowTotals {
     pub bytes: Payload,
 }
 
+impl RowTotals {
+    /// Sums saturate: a counter that wrapped would go backwards.
+    fn add(&mut self, open: u64, bytes: Payload) {
+        self.open = self.open.saturating_add(open);
+        self.bytes.sent = self.bytes.sent.saturating_add(bytes.sent);
+        self.bytes.received = self.bytes.received.saturating_add(bytes.received);
+    }
+}
+
 /// Keeps the `max_peers` peers of each side with the most bytes (ties: the
 /// lower address) and folds the others into one `other` peer per
 /// (protocol, process, port). Returns the rows and how many peers each side
@@ -38,7 +47,9 @@ pub fn fold(
     for (side, n_folded) in &mut folded {
         let mut by_peer: HashMap<IpAddr, u64> = HashMap::new();
         for (key, totals) in series.iter().filter(|(k, _)| k.side == *side) {
-            *by_peer.entry(key.addr).or_default() += totals.bytes.sent + totals.bytes.received;
+            let bytes = totals.bytes.sent.saturating_add(totals.bytes.received);
+            let sum = by_peer.entry(key.addr).or_default();
+            *sum = sum.saturating_add(bytes);
         }
         let mut ranked: Vec<(IpAddr, u64)> = by_peer.into_iter().collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -56,11 +67,41 @@ pub fn fold(
                 peer: Some(key.addr).filter(|addr| kept.contains(addr)),
                 port: key.port,
             };
-            let sum = rows.entry(row).or_default();
-            sum.open += totals.open;
-            sum.bytes.sent += totals.bytes.sent;
-            sum.bytes.received += totals.bytes.received;
+            rows.entry(row).or_default().add(totals.open, totals.bytes);
         }
     }
     (rows, folded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_sums_saturate_instead_of_wrapping() {
+        let key = |addr: &str| SeriesKey {
+            side: Side::Upstream,
+            protocol: Protocol::Tcp,
+            process: "p".into(),
+            addr: addr.parse().unwrap(),
+            port: 80,
+        };
+        let totals = |sent| Totals {
+            open: 1,
+            bytes: Payload { sent, received: 0 },
+            last_seen: 0,
+        };
+        let series = BTreeMap::from([
+            (key("192.0.2.1"), totals(u64::MAX)),
+            (key("192.0.2.2"), totals(5)),
+            (key("192.0.2.3"), totals(7)),
+        ]);
+        let (rows, folded) = fold(&series, 1);
+        assert_eq!(folded, [(Side::Upstream, 2), (Side::Downstream, 0)]);
+        let other = rows.iter().find(|(row, _)| row.peer.is_none()).unwrap().1;
+        assert_eq!(other.bytes.sent, 12);
+        // Everything folded into one: u64::MAX + 5 + 7 stays u64::MAX.
+        let (rows, _) = fold(&series, 0);
+        assert_eq!(rows.values().next().unwrap().bytes.sent, u64::MAX);
+    }
 }

@@ -21,6 +21,7 @@ use ipnet::IpNet;
 
 use crate::error::Error;
 use crate::kernel::destroy::DestroyFeed;
+use crate::kernel::sysctl;
 use crate::naming::{Lookups, Namer, Peer};
 use crate::snapshot::Snapshot;
 
@@ -93,6 +94,17 @@ impl Accounting {
             accounting.state = state;
             accounting.file = Some(file);
         }
+        let boot = sysctl::boot_id();
+        let state = &mut accounting.state;
+        if state.boot_id.is_some() && state.boot_id != boot {
+            // Cookies restart at boot: an old cookie that a new socket
+            // happens to reuse would have the old counters subtracted. The
+            // totals stay; every socket of this boot counts from zero. (A
+            // file without a boot id keeps its table: dropping it would
+            // count the open sockets twice.)
+            state.counters.cookies.clear();
+        }
+        state.boot_id = boot;
         if follow_closes {
             match DestroyFeed::start() {
                 Ok(feed) => accounting.feed = Some(feed),

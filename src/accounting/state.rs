@@ -5,12 +5,12 @@
 //! instead of losing each other's counts.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rustix::fs::{flock, FlockOperation};
+use rustix::fs::{flock, fstat, open, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,7 @@ use super::classify::{Payload, SeriesKey};
 use super::counters::{Counters, Totals, Tracked};
 use crate::error::Error;
 use crate::naming::{DnsCache, Lookups};
+use crate::output::read::{read_bounded, Refused};
 use crate::output::textfile;
 
 const FORMAT: &str = "planet-state";
@@ -26,11 +27,17 @@ const VERSION: u32 = 1;
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// The state holds peers and process names: for root's eyes only.
 const STATE_MODE: u32 = 0o600;
+/// Far above any real state (10k connections: 0.3 MiB); a larger file is
+/// set aside like a corrupt one rather than read into memory.
+pub const MAX_STATE: u64 = 64 << 20;
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct State {
     pub counters: Counters,
     pub dns: DnsCache,
+    /// The boot the cookie table belongs to: socket cookies restart at boot,
+    /// so a table from another boot must not meet this boot's sockets.
+    pub boot_id: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -46,6 +53,9 @@ struct OnDisk {
     dns: Vec<(IpAddr, Option<String>, u64)>,
     #[serde(default)]
     dns_lookups: Lookups,
+    /// Absent in files from before planet recorded it.
+    #[serde(default)]
+    boot_id: Option<String>,
 }
 
 /// An open, locked state file. The lock lasts as long as this value.
@@ -64,14 +74,13 @@ impl StateFile {
             path: path.to_path_buf(),
             _lock: lock,
         };
-        let data = match fs::read(path) {
-            Ok(data) => data,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok((file, State::default(), None))
-            }
-            Err(e) => return Err(Error::io(path, e)),
+        let decoded = match read_bounded(path, MAX_STATE) {
+            Ok(data) => decode(&data),
+            Err(refused) if refused.is_not_found() => return Ok((file, State::default(), None)),
+            Err(Refused::TooLarge { .. }) => Err(format!("larger than {} MiB", MAX_STATE >> 20)),
+            Err(refused) => return Err(refused.at(path)),
         };
-        match decode(&data) {
+        match decoded {
             Ok(state) => Ok((file, state, None)),
             Err(why) => {
                 let aside = with_suffix(path, ".corrupt");
@@ -117,14 +126,34 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Takes the lock on `PATH.lock`. The lock file lives in a directory other
+/// users may write: it is never opened through a symlink (which would let
+/// them have root create a file anywhere) and must be a regular file (a
+/// FIFO would block or refuse the lock).
 fn lock(path: &Path, wait: Duration) -> Result<File, Error> {
     let lock_path = with_suffix(path, ".lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io(&lock_path, e))?;
+    let flags = OFlags::RDONLY
+        | OFlags::CREATE
+        | OFlags::NOFOLLOW
+        | OFlags::NONBLOCK
+        | OFlags::CLOEXEC
+        | OFlags::NOCTTY;
+    let fd = match open(&lock_path, flags, Mode::from_raw_mode(STATE_MODE)) {
+        Ok(fd) => fd,
+        Err(Errno::LOOP) => {
+            return Err(Error::config(
+                &lock_path,
+                "is a symbolic link; refusing to lock through it",
+            ))
+        }
+        Err(e) => return Err(Error::io(&lock_path, e.into())),
+    };
+    match fstat(&fd) {
+        Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => {}
+        Ok(_) => return Err(Refused::NotRegular.at(&lock_path)),
+        Err(e) => return Err(Error::io(&lock_path, e.into())),
+    }
+    let file = File::from(fd);
     let started = Instant::now();
     loop {
         match flock(&file, FlockOperation::NonBlockingLockExclusive) {
@@ -171,6 +200,7 @@ fn encode(state: &State) -> Vec<u8> {
             dns
         },
         dns_lookups: state.dns.lookups,
+        boot_id: state.boot_id.clone(),
     };
     // Serialising plain data to memory cannot fail.
     let mut data = serde_json::to_vec(&on_disk).unwrap_or_default();
@@ -189,13 +219,10 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
         format: String,
         version: u32,
     }
-    let header: Header =
-        serde_json::from_slice(data).map_err(|e| format!("not a planet state file ({e})"))?;
+    let header: Header = serde_json::from_slice(data)
+        .map_err(|e| format!("not a planet state file ({})", json_position(&e)))?;
     if header.format != FORMAT {
-        return Err(format!(
-            "not a planet state file (format {:?})",
-            header.format
-        ));
+        return Err("not a planet state file (another format)".into());
     }
     if header.version != VERSION {
         return Err(format!(
@@ -203,8 +230,8 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
             header.version
         ));
     }
-    let on_disk: OnDisk =
-        serde_json::from_slice(data).map_err(|e| format!("corrupt state file ({e})"))?;
+    let on_disk: OnDisk = serde_json::from_slice(data)
+        .map_err(|e| format!("corrupt state file ({})", json_position(&e)))?;
     let mut state = State::default();
     let mut cookies = HashMap::with_capacity(on_disk.cookies.len());
     for (cookie, i, sent, received) in on_disk.cookies {
@@ -231,7 +258,13 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
         .map(|(a, n, e)| (a, (n, e)))
         .collect();
     state.dns.lookups = on_disk.dns_lookups;
+    state.boot_id = on_disk.boot_id;
     Ok(state)
+}
+
+/// Where serde_json stopped, without what it quotes of the file.
+fn json_position(e: &serde_json::Error) -> String {
+    format!("line {}, column {}", e.line(), e.column())
 }
 
 #[cfg(test)]
@@ -266,6 +299,7 @@ mod tests {
         );
         state.dns.entries.insert("::1".parse().unwrap(), (None, 98));
         state.dns.lookups.answered = 3;
+        state.boot_id = Some("3f1e4b2a-0000-4000-8000-000000000001".into());
         state.counters.cookies.insert(
             u64::MAX,
             Tracked {
@@ -288,9 +322,14 @@ mod tests {
     #[test]
     fn foreign_and_broken_files_are_refused() {
         assert_eq!(decode(b"").unwrap_err(), "empty state file");
-        assert!(decode(b"{\"format\":\"other\",\"version\":1}")
-            .unwrap_err()
-            .contains("other"));
+        assert_eq!(
+            decode(b"{\"format\":\"other\",\"version\":1}").unwrap_err(),
+            "not a planet state file (another format)"
+        );
+        assert_eq!(
+            decode(b"root:$6$salt$hash:19000::").unwrap_err(),
+            "not a planet state file (line 1, column 1)"
+        );
         assert!(decode(b"{\"format\":\"planet-state\",\"version\":9}")
             .unwrap_err()
             .contains("9"));

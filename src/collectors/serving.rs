@@ -44,8 +44,8 @@ impl Collector for Serving {
                 socket.local_port,
             );
             let backlog = series.entry(key).or_default();
-            backlog.current += u64::from(socket.recv_queue);
-            backlog.max += u64::from(socket.send_queue);
+            backlog.current = backlog.current.saturating_add(socket.recv_queue.into());
+            backlog.max = backlog.max.saturating_add(socket.send_queue.into());
         }
 
         let [serving, backlog, backlog_max] = FAMILIES;

@@ -86,7 +86,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             format!(
-                "{}: rule \"bad\" (line 28): metric planet_serving is one of planet's own",
+                "{}: rule at line 28: metric planet_serving is one of planet's own",
                 path.display()
             )
         );

@@ -21,6 +21,12 @@ fn parse_range(text: &str) -> Option<RangeInclusive<u16>> {
     }
 }
 
+/// This boot's random id: socket cookies are unique only within one boot.
+pub fn boot_id() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(text.trim().to_string()).filter(|id| !id.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use std::path::Path;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::error::Error;
+use crate::error::{without_quotes, Error};
 use crate::output::read::read_limited;
 
 /// Larger than any real inventory; a bound so that a wrong path (a disk
@@ -62,10 +62,11 @@ impl Inventory {
                 Ok(entries) => entries,
                 Err(_) => {
                     let values: Vec<serde_json::Value> = serde_json::from_slice(data)
-                        .map_err(|e| format!("not a JSON array of entries: {e}"))?;
+                        .map_err(|e| format!("not a JSON array of entries ({})", json_error(&e)))?;
                     for (i, value) in values.into_iter().enumerate() {
-                        serde_json::from_value::<Raw>(value)
-                            .map_err(|e| format!("entry {}: {e}", i + 1))?;
+                        serde_json::from_value::<Raw>(value).map_err(|e| {
+                            format!("entry {}: {}", i + 1, without_quotes(&e.to_string()))
+                        })?;
                     }
                     return Err("not a JSON array of entries".into());
                 }
@@ -80,8 +81,9 @@ impl Inventory {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let raw: Raw =
-                    serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+                let raw: Raw = serde_json::from_slice(line).map_err(|e| {
+                    format!("line {}, column {}: {}", i + 1, e.column(), json_what(&e))
+                })?;
                 inventory
                     .add(raw)
                     .map_err(|e| format!("line {}: {e}", i + 1))?;
@@ -94,12 +96,8 @@ impl Inventory {
 
     /// Later entries for the same network replace earlier ones.
     fn add(&mut self, raw: Raw) -> Result<(), String> {
-        let net = parse_net(raw.ip_address.trim()).ok_or_else(|| {
-            format!(
-                "ip_address {:?} is not an address or CIDR network",
-                raw.ip_address
-            )
-        })?;
+        let net = parse_net(raw.ip_address.trim())
+            .ok_or("ip_address is not an address or CIDR network")?;
         let index = self.entries.len();
         self.entries.push(Entry {
             domain: raw
@@ -155,6 +153,18 @@ impl Inventory {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// A serde_json error's position and kind, without the input it quotes.
+fn json_error(e: &serde_json::Error) -> String {
+    format!("line {}, column {}: {}", e.line(), e.column(), json_what(e))
+}
+
+/// The kind of a serde_json error, without its quotes or its position
+/// (serde_json appends " at line L column C").
+fn json_what(e: &serde_json::Error) -> String {
+    let what = without_quotes(&e.to_string());
+    what.split(" at line ").next().unwrap_or(&what).to_string()
 }
 
 fn parse_net(text: &str) -> Option<IpNet> {
@@ -248,7 +258,7 @@ mod tests {
         let bad_entry = r#"[{"ip_address": "10.0.0.1"}, {"ip_address": "10.0.0.300"}]"#;
         assert_eq!(
             Inventory::parse(bad_entry.as_bytes()).unwrap_err(),
-            "entry 2: ip_address \"10.0.0.300\" is not an address or CIDR network"
+            "entry 2: ip_address is not an address or CIDR network"
         );
         let missing = r#"[{"domain": "x"}]"#;
         assert!(Inventory::parse(missing.as_bytes())
@@ -257,14 +267,15 @@ mod tests {
         let bad_line = "{\"ip_address\": \"10.0.0.1\"}\n{\"ip_address\": 7}\n";
         assert!(Inventory::parse(bad_line.as_bytes())
             .unwrap_err()
-            .starts_with("line 2: invalid type"));
+            .starts_with("line 2, column 16: invalid type"));
         let truncated = r#"[{"ip_address": "10.0.0.1"}, {"ip_addr"#;
         assert!(Inventory::parse(truncated.as_bytes())
             .unwrap_err()
             .starts_with("not a JSON array of entries"));
-        assert!(Inventory::parse(b"\xff\xfe\x00garbage")
-            .unwrap_err()
-            .starts_with("line 1:"));
+        assert_eq!(
+            Inventory::parse(b"\xff\xfe\x00garbage").unwrap_err(),
+            "line 1, column 1: expected value"
+        );
         assert!(Inventory::parse(b"{\"ip_address\": \"10.0.0.1\"} trailing").is_err());
     }
 

@@ -1,4 +1,6 @@
-//! Fetching a source: a local exporter over plain HTTP, or a file.
+//! Fetching a source: a local exporter over plain HTTP, or a file. The
+//! source's timeout bounds the HTTP exchange; a file is read without
+//! blocking (FIFOs and devices are refused), up to the same size cap.
 
 use super::{Location, Source, MAX_BODY};
 use crate::output::read::read_limited;
@@ -17,6 +19,12 @@ pub fn fetch(source: &Source) -> Result<String, String> {
                 .build()
                 .into();
             let mut response = agent.get(url).call().map_err(|e| format!("{url}: {e}"))?;
+            // Anything but 2xx, a redirect included, is a source that is down:
+            // its body is not the page the rules were written for.
+            let status = response.status();
+            if !status.is_success() {
+                return Err(format!("{url}: HTTP {status}"));
+            }
             response
                 .body_mut()
                 .with_config()

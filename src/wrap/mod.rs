@@ -8,10 +8,12 @@
 //! their samples into families.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::exposition::parse::parse_within;
 use crate::exposition::{Exposition, Kind};
 use crate::output::read::read_limited;
 
@@ -26,6 +28,15 @@ const MAX_BODY: u64 = 16 * 1024 * 1024;
 pub enum Location {
     Url(String),
     File(PathBuf),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Url(url) => f.write_str(url),
+            Location::File(path) => write!(f, "{}", path.display()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,23 +88,27 @@ impl Rules {
     /// Refuses a rule whose metric another part of planet writes.
     pub fn refuse_reserved(&self, reserved: impl Fn(&str) -> bool) -> Result<(), String> {
         match self.rules.iter().find(|rule| reserved(&rule.metric)) {
+            // The name is planet's own: naming it quotes nothing secret.
             Some(rule) => Err(format!(
-                "rule {:?} (line {}): metric {} is one of planet's own",
-                rule.name, rule.line, rule.metric
+                "rule at line {}: metric {} is one of planet's own",
+                rule.line, rule.metric
             )),
             None => Ok(()),
         }
     }
 
     /// Fetches every source: the parsed page, or why it failed.
+    /// Each source's `timeout` covers its fetch and the parse of its page.
     pub fn fetch_all(&self) -> BTreeMap<String, Result<Exposition, String>> {
         self.sources
             .iter()
             .map(|source| {
-                (
-                    source.name.clone(),
-                    fetch::fetch(source).and_then(|text| crate::exposition::parse(&text)),
-                )
+                let deadline = Instant::now() + source.timeout;
+                let page = fetch::fetch(source).and_then(|text| {
+                    parse_within(&text, Some(deadline))
+                        .map_err(|e| format!("{}: {e}", source.location))
+                });
+                (source.name.clone(), page)
             })
             .collect()
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Location, Rule, Rules, Selector, Source};
+use crate::error::without_quotes;
 use crate::exposition::parse::{is_label_name, is_metric_name};
 use crate::exposition::Kind;
 
@@ -65,7 +66,7 @@ struct DeriveDef {
 
 impl Rules {
     pub fn parse(text: &str) -> Result<Rules, String> {
-        let file: File = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
+        let file: File = toml::from_str(text).map_err(|e| position(text, &e))?;
         let line_of = |span: std::ops::Range<usize>| {
             text[..span.start.min(text.len())].matches('\n').count() + 1
         };
@@ -73,15 +74,15 @@ impl Rules {
         let mut sources = Vec::new();
         for spanned in &file.source {
             let def = spanned.get_ref();
-            let at = format!("source {:?} (line {})", def.name, line_of(spanned.span()));
+            let at = format!("source at line {}", line_of(spanned.span()));
             if def.name.is_empty() || sources.iter().any(|s: &Source| s.name == def.name) {
                 return Err(format!("{at}: names must be unique and not empty"));
             }
             let location = match (&def.url, &def.file) {
                 (Some(url), None) if url.starts_with("http://") => Location::Url(url.clone()),
-                (Some(url), None) => {
+                (Some(_), None) => {
                     return Err(format!(
-                        "{at}: url {url:?} must start with http:// (local exporters; no TLS)"
+                        "{at}: url must start with http:// (local exporters; no TLS)"
                     ))
                 }
                 (None, Some(file)) => Location::File(file.clone()),
@@ -92,9 +93,7 @@ impl Rules {
                 Some(text) => humantime::parse_duration(text)
                     .ok()
                     .filter(|d| !d.is_zero())
-                    .ok_or_else(|| {
-                        format!("{at}: timeout {text:?} is not a duration above zero")
-                    })?,
+                    .ok_or_else(|| format!("{at}: timeout is not a duration above zero"))?,
             };
             sources.push(Source {
                 name: def.name.clone(),
@@ -107,7 +106,7 @@ impl Rules {
         let mut rules: Vec<Rule> = Vec::new();
         for spanned in &file.rule {
             let def = spanned.get_ref();
-            let at = format!("rule {:?} (line {})", def.name, line_of(spanned.span()));
+            let at = format!("rule at line {}", line_of(spanned.span()));
             let fail = |what: String| format!("{at}: {what}");
             if def.name.is_empty() || rules.iter().any(|r| r.name == def.name) {
                 return Err(fail("names must be unique and not empty".into()));
@@ -115,36 +114,29 @@ impl Rules {
             for source in std::iter::once(&def.source).chain(def.derive.values().map(|d| &d.source))
             {
                 if !known_source(source) {
-                    return Err(fail(format!("unknown source {source:?}")));
+                    return Err(fail("names an unknown source".into()));
                 }
             }
             for metric in std::iter::once(&def.select).chain(def.derive.values().map(|d| &d.select))
             {
                 if !is_metric_name(metric) {
-                    return Err(fail(format!("select {metric:?} is not a metric name")));
+                    return Err(fail("select is not a metric name".into()));
                 }
             }
             if !is_metric_name(&def.metric) {
-                return Err(fail(format!(
-                    "metric {:?} is not a metric name",
-                    def.metric
-                )));
+                return Err(fail("metric is not a metric name".into()));
             }
             if let Some(other) = rules.iter().find(|r| r.metric == def.metric) {
                 return Err(fail(format!(
-                    "metric {} is already written by rule {:?}",
-                    def.metric, other.name
+                    "metric is already written by the rule at line {}",
+                    other.line
                 )));
             }
             let kind = match def.kind.as_deref() {
                 None | Some("gauge") => Kind::Gauge,
                 Some("counter") => Kind::Counter,
                 Some("untyped") => Kind::Untyped,
-                Some(other) => {
-                    return Err(fail(format!(
-                        "type {other:?} is not gauge, counter or untyped"
-                    )))
-                }
+                Some(_) => return Err(fail("type is not gauge, counter or untyped".into())),
             };
             let mut labels: BTreeMap<String, String> =
                 def.keep.iter().map(|l| (l.clone(), l.clone())).collect();
@@ -152,15 +144,15 @@ impl Rules {
             let mut outputs = HashSet::new();
             for name in labels.keys().chain(def.set.keys()).chain(def.derive.keys()) {
                 if !is_label_name(name) || name.starts_with("__") {
-                    return Err(fail(format!("{name:?} is not a label name")));
+                    return Err(fail("an output label is not a label name".into()));
                 }
                 if !outputs.insert(name) {
-                    return Err(fail(format!("label {name} is given more than once")));
+                    return Err(fail("an output label is given more than once".into()));
                 }
             }
             for name in labels.values().chain(def.derive.values().map(|d| &d.label)) {
                 if !is_label_name(name) {
-                    return Err(fail(format!("{name:?} is not a label name")));
+                    return Err(fail("an input label is not a label name".into()));
                 }
             }
             let selector =
@@ -200,14 +192,19 @@ impl Rules {
     }
 }
 
-fn one_line(message: &str) -> String {
-    let mut lines = message.lines();
-    let first = lines.next().unwrap_or("invalid TOML").trim_end_matches(':');
-    let detail = message.lines().last().unwrap_or("").trim();
-    if detail.is_empty() || detail == first {
-        first.to_string()
-    } else {
-        format!("{first}: {detail}")
+/// toml's own message shows the offending line under a caret: the file
+/// may be one the operator may not read, so only the position and the kind
+/// of problem are kept.
+fn position(text: &str, error: &toml::de::Error) -> String {
+    let what = without_quotes(error.message());
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {what}")
+        }
+        None => what,
     }
 }
 
@@ -225,35 +222,43 @@ mod tests {
         // RULES has 26 line feeds; the bad rule's header is on line 28.
         assert_eq!(
             with(&rule("metric = \"planet_postgres_app_backends\"")),
-            "rule \"bad\" (line 28): metric planet_postgres_app_backends is already written by rule \"connections\""
+            "rule at line 28: metric is already written by the rule at line 19"
         );
         assert_eq!(
             with(&rule("metric = \"9x\"")),
-            "rule \"bad\" (line 28): metric \"9x\" is not a metric name"
+            "rule at line 28: metric is not a metric name"
         );
         assert_eq!(
             with(&rule("metric = \"planet_x\"\nderive.y = { source = \"nope\", select = \"a\", label = \"b\" }")),
-            "rule \"bad\" (line 28): unknown source \"nope\""
+            "rule at line 28: names an unknown source"
         );
         assert_eq!(
             with(&rule("metric = \"planet_x\"\ntype = \"histogram\"")),
-            "rule \"bad\" (line 28): type \"histogram\" is not gauge, counter or untyped"
+            "rule at line 28: type is not gauge, counter or untyped"
         );
         assert_eq!(
             with(&rule(
                 "metric = \"planet_x\"\nkeep = [\"a\"]\nset = { a = \"1\" }"
             )),
-            "rule \"bad\" (line 28): label a is given more than once"
+            "rule at line 28: an output label is given more than once"
         );
         assert_eq!(
             with("\n[[source]]\nname = \"s\"\nurl = \"https://x/\"\n"),
-            "source \"s\" (line 28): url \"https://x/\" must start with http:// (local exporters; no TLS)"
+            "source at line 28: url must start with http:// (local exporters; no TLS)"
         );
         assert!(
             with("\n[[rule]]\nname = 1\n").contains("line 29"),
             "{}",
             with("\n[[rule]]\nname = 1\n")
         );
-        assert!(with(&rule("metric = \"planet_x\"\ncolour = 1")).contains("unknown field `colour`"));
+        assert_eq!(
+            with(&rule("metric = \"planet_x\"\ncolour = \"secret\"")),
+            "line 33, column 1: unknown field"
+        );
+        // A file that is not TOML at all: its line is never shown.
+        assert_eq!(
+            Rules::parse("root:$6$salt$hash:19000:0:99999:7:::\n").unwrap_err(),
+            "line 1, column 37: key with no value"
+        );
     }
 }

@@ -320,12 +320,12 @@ fn hostile_inventory_and_wrap_files_are_one_line_errors() {
         (
             "--inventory",
             write_file(dir.path(), "bin.json", &binary),
-            "line 1:",
+            "line 1, column 1: expected value",
         ),
         (
             "--inventory",
             write_file(dir.path(), "obj.json", br#"{"ip_address": 5}"#),
-            "line 1: invalid type",
+            "line 1, column 16: invalid type",
         ),
         (
             "--inventory",
@@ -341,7 +341,7 @@ fn hostile_inventory_and_wrap_files_are_one_line_errors() {
         (
             "--wrap",
             write_file(dir.path(), "trunc.toml", b"[[rule]]\nname = \"a"),
-            "TOML parse error",
+            "line 2, column",
         ),
         (
             "--wrap",
@@ -353,7 +353,11 @@ fn hostile_inventory_and_wrap_files_are_one_line_errors() {
             write_file(dir.path(), "type.toml", b"source = 5\n"),
             "invalid type",
         ),
-        ("--wrap", dir.path().to_path_buf(), "Is a directory"),
+        (
+            "--wrap",
+            dir.path().to_path_buf(),
+            "not a regular file",
+        ),
     ];
     for (flag, path, expected) in cases {
         let output = planet(["collect", "--stdout", "--no-resolve", flag])

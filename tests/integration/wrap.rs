@@ -153,7 +153,7 @@ fn a_bad_rules_file_fails_the_run_naming_rule_and_line() {
         assert_eq!(
             String::from_utf8_lossy(&command.stderr),
             format!(
-                "planet: {}: rule \"mine\" (line {line}): unknown source \"pg\"\n",
+                "planet: {}: rule at line {line}: names an unknown source\n",
                 rules.display()
             )
         );
