@@ -455,3 +455,45 @@ fn a_series_without_connections_reports_zero_until_forget_after() {
     );
     assert!(samples_on_ports(&text, "planet_downstream_bytes_total", &[port]).is_empty());
 }
+
+/// Socket cookies restart at boot; the state file does not. A socket of
+/// this boot that reuses a cookie of the last one must count in full, not
+/// have the old socket's counters subtracted.
+#[test]
+fn a_state_from_another_boot_counts_this_boots_sockets_in_full() {
+    in_own_netns(|| {
+        let env = TestEnv::new();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = port_of(listener.local_addr());
+        let (mut client, mut server) = connect(&listener, None);
+        env.collect_ok(&[]);
+
+        // Make the state one of another boot, whose socket with this cookie
+        // had moved 5,000,000 bytes each way into a series that totals 7.
+        let path = env.state_file();
+        let mut state: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        state["boot_id"] = "00000000-0000-4000-8000-000000000000".into();
+        for cookie in state["cookies"].as_array_mut().unwrap() {
+            cookie[2] = 5_000_000.into();
+            cookie[3] = 5_000_000.into();
+        }
+        for series in state["series"].as_array_mut().unwrap() {
+            series[1]["bytes"]["sent"] = 7.into();
+            series[1]["bytes"]["received"] = 7.into();
+        }
+        fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+
+        transfer(&mut client, &mut server, 1_000_000, 1_000_000);
+        env.collect_ok(&[]);
+        let text = fs::read_to_string(env.output_file()).unwrap();
+        let bytes: Vec<u64> = dependency_series(&text, port)
+            .into_iter()
+            .filter(|(series, _)| series.contains("_bytes_total"))
+            .map(|(_, value)| value)
+            .collect();
+        // Upstream out and in, downstream in and out: the old total plus
+        // everything this boot's socket moved.
+        assert_eq!(bytes, [1_000_007; 4], "{text}");
+    });
+}

@@ -353,11 +353,7 @@ fn hostile_inventory_and_wrap_files_are_one_line_errors() {
             write_file(dir.path(), "type.toml", b"source = 5\n"),
             "invalid type",
         ),
-        (
-            "--wrap",
-            dir.path().to_path_buf(),
-            "not a regular file",
-        ),
+        ("--wrap", dir.path().to_path_buf(), "not a regular file"),
     ];
     for (flag, path, expected) in cases {
         let output = planet(["collect", "--stdout", "--no-resolve", flag])

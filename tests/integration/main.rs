@@ -7,6 +7,7 @@ mod testenv;
 mod collectors;
 mod dependencies;
 mod faults;
+mod hardening;
 mod hostile;
 mod naming;
 mod output;

@@ -2,7 +2,6 @@
 //! that says which version is newest; the rules are the README's example.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 
@@ -23,27 +22,6 @@ node:pg_load:ratio{instance="a:b"} 0.5
 "#;
 
 const LATEST_PAGE: &str = "postgres_latest_version{version=\"12.1.0\"} 1\n";
-
-/// Serves `body` for every request, on a port of its own, until the test ends.
-fn serve(body: &'static str) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(listener.local_addr());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(&stream);
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let _ = write!(
-                &stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    port
-}
 
 /// The README's rules file, pointed at this test's servers.
 fn readme_rules(postgres: u16, latest: u16) -> String {

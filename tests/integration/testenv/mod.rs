@@ -16,10 +16,12 @@ use planet::exposition::{self, Exposition};
 pub mod holders;
 pub mod netns;
 pub mod oracles;
+pub mod servers;
 
 pub use holders::*;
 pub use netns::*;
 pub use oracles::*;
+pub use servers::*;
 
 pub const PLANET: &str = env!("CARGO_BIN_EXE_planet");
 
@@ -123,6 +125,31 @@ fn temp_dir() -> tempfile::TempDir {
 /// property test holds to the renderer).
 pub fn parse(text: &str) -> Exposition {
     exposition::parse(text).unwrap_or_else(|e| panic!("unparseable output: {e}\n{text}"))
+}
+
+/// Runs `command` to its end, which must come within `limit` (generous:
+/// a bound on hostile input, not a speed test): killed and failed otherwise.
+pub fn run_within(command: &mut Command, limit: Duration) -> Output {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn planet");
+    let started = Instant::now();
+    let mut done = false;
+    while started.elapsed() < limit {
+        if child.try_wait().expect("wait").is_some() {
+            done = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !done {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().expect("wait");
+    assert!(done, "still running after {limit:?}: {output:?}");
+    output
 }
 
 /// Runs `planet collect --stdout --no-resolve` until two runs in a row agree
