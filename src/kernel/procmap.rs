@@ -1,37 +1,51 @@
-//! Which process owns a socket: socket inode -> lowest pid -> `comm`.
+//! Which process owns a socket: socket inode -> the longest-running process
+//! holding it -> its `comm`.
 //!
-//! Only `/proc/PID/fd` links and `/proc/PID/comm` are read; never a process's
-//! command line or environment, which hold secrets.
+//! Only `/proc/PID/fd` links, `/proc/PID/stat` (for the start time) and
+//! `/proc/PID/comm` are read; never a process's command line or
+//! environment, which hold secrets.
 //!
-//! The fd walk is hand-rolled (opendir + readdir + readlinkat on the open
-//! directory) rather than procfs's fd iterator: measured on this class of
-//! machine with 20k sockets, procfs costs ~140 ms (it stats and opens by path
-//! for every fd) against ~50-80 ms for this walk, and the difference alone
-//! puts a run past the performance target of a quarter of `ss -tanpi`'s time.
-//! `statx` on the link instead of `readlinkat` was measured 6% faster but
-//! follows the link to its target: a file on a hung NFS mount would hang us.
+//! Several processes hold a socket when a server forks workers. The one
+//! that has run longest names it (the parent), not the lowest pid: pids
+//! wrap, and a short-lived child can get a lower one than its parent. Each
+//! process is read through its own open `/proc/PID` directory (procfs's
+//! `Process`), and its start time and name are read as soon as it is seen
+//! to hold a socket: after the walk the pid may be another process, and a
+//! process that exits mid-walk is no owner (its name is never read as "").
+//!
+//! The fd walk itself is ours (readdir + readlinkat into one buffer on the
+//! open `fd` directory) rather than procfs's fd iterator: measured on this
+//! class of machine with 20k sockets, procfs costs ~140 ms (it stats and
+//! opens by path for every fd) against ~50-80 ms for this walk, and the
+//! difference alone puts a run past the performance target of a quarter of
+//! `ss -tanpi`'s time. `statx` on the link instead of `readlinkat` was
+//! measured 6% faster but follows the link to its target: a file on a hung
+//! NFS mount would hang us.
 //!
 //! The walk is most of a run's cost, so `--loop` reuses the previous map
 //! while it still answers for every socket (see [`ProcessMap::reuse`]).
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
-use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use rustix::fs::{openat, Dir, Mode, OFlags, CWD};
-use rustix::io::Errno;
+use procfs::process::Process;
+use procfs::ProcError;
+use rustix::fs::{Dir, OFlags};
 
 /// However well a map still fits, `--loop` walks /proc again after this
 /// long, so that a socket handed to another process is seen within it.
 const MAX_REUSE_AGE: Duration = Duration::from_secs(60);
 
-/// An owner we could see: its pid and its `comm`, made valid UTF-8.
+/// An owner we could see: its pid, its `comm` made valid UTF-8, and when it
+/// started (clock ticks since boot), which tells it from a later process
+/// that reuses the pid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     pub pid: u32,
     pub name: String,
+    pub started: u64,
 }
 
 #[derive(Debug)]
@@ -62,66 +76,61 @@ impl ProcessMap {
     /// Maps the given socket inodes to their owners. Processes that vanish
     /// during the walk are skipped; unreadable ones are counted in `denied`.
     pub fn scan(inodes: impl IntoIterator<Item = u32>) -> ProcessMap {
-        let mut lowest: HashMap<u32, u32> = inodes
-            .into_iter()
-            .filter(|&inode| inode != 0)
-            .map(|inode| (inode, u32::MAX))
-            .collect();
-        let mut denied = 0;
-        // Read while the process directory is open: after the walk the pid
-        // may name another process.
-        let mut names: HashMap<u32, String> = HashMap::new();
-        if !lowest.is_empty() {
-            if let Ok(proc) = open_dir(CWD, "/proc") {
-                if let Ok(entries) = Dir::read_from(&proc) {
-                    for entry in entries.flatten() {
-                        let Some(pid) = std::str::from_utf8(entry.file_name().to_bytes())
-                            .ok()
-                            .and_then(|s| s.parse::<u32>().ok())
-                        else {
-                            continue;
-                        };
-                        let Ok(process) = open_dir(&proc, entry.file_name()) else {
-                            continue; // gone
-                        };
-                        match scan_fds(&process, pid, &mut lowest) {
-                            Ok(true) => {
-                                names.insert(pid, read_comm_at(&process));
-                            }
-                            Ok(false) => {}
-                            Err(Errno::ACCESS) => denied += 1,
-                            Err(_) => {} // gone, or a zombie without fds
-                        }
-                    }
+        let looked_for: HashSet<u32> = inodes.into_iter().filter(|&inode| inode != 0).collect();
+        let mut map = ProcessMap::default();
+        // inode -> index of its best owner so far.
+        let mut best: HashMap<u32, usize> = HashMap::new();
+        let mut held = Vec::new();
+        let processes = match looked_for.is_empty() {
+            true => None,
+            false => procfs::process::all_processes().ok(),
+        };
+        for process in processes.into_iter().flatten().flatten() {
+            held.clear();
+            match held_sockets(&process, &looked_for, &mut held) {
+                Ok(()) => {}
+                Err(ProcError::PermissionDenied(_)) => {
+                    map.denied += 1;
+                    continue;
+                }
+                Err(_) => continue, // gone, or a zombie without fds
+            }
+            if held.is_empty() {
+                continue;
+            }
+            let Some(owner) = identify(&process) else {
+                continue; // exited since: not an owner
+            };
+            let rank = (owner.started, owner.pid);
+            map.owners.push(owner);
+            let index = map.owners.len() - 1;
+            for &inode in &held {
+                let current = best.entry(inode).or_insert(index);
+                let theirs = &map.owners[*current];
+                if rank < (theirs.started, theirs.pid) {
+                    *current = index;
                 }
             }
         }
-
-        let mut map = ProcessMap {
-            denied,
-            looked_for: lowest.keys().copied().collect(),
-            ..ProcessMap::default()
-        };
-        let mut index_of_pid: HashMap<u32, usize> = HashMap::new();
-        for (inode, pid) in lowest {
-            if pid == u32::MAX {
-                continue;
-            }
-            let index = *index_of_pid.entry(pid).or_insert_with(|| {
-                map.owners.push(Owner {
-                    pid,
-                    name: names.get(&pid).cloned().unwrap_or_default(),
-                });
-                map.owners.len() - 1
+        // Keep only the owners that won an inode: `reuse` checks each.
+        let mut kept: HashMap<usize, usize> = HashMap::new();
+        let mut owners = Vec::new();
+        for index in best.values_mut() {
+            *index = *kept.entry(*index).or_insert_with(|| {
+                owners.push(map.owners[*index].clone());
+                owners.len() - 1
             });
-            map.by_inode.insert(inode, index);
         }
+        map.owners = owners;
+        map.by_inode = best;
+        map.looked_for = looked_for;
         map
     }
 
     /// The previous map, when it still answers for every socket: no inode it
-    /// did not look for, every owner still running under the same name, and
-    /// walked less than a minute ago. Otherwise a fresh walk.
+    /// did not look for, every owner still running (same pid, same start)
+    /// under the same name, and walked less than a minute ago. Otherwise a
+    /// fresh walk.
     pub fn reuse(
         previous: ProcessMap,
         inodes: impl IntoIterator<Item = u32> + Clone,
@@ -131,10 +140,13 @@ impl ProcessMap {
                 .clone()
                 .into_iter()
                 .all(|inode| inode == 0 || previous.looked_for.contains(&inode))
-            && previous
-                .owners
-                .iter()
-                .all(|owner| read_comm(owner.pid) == owner.name);
+            && previous.owners.iter().all(|owner| {
+                let now = i32::try_from(owner.pid)
+                    .ok()
+                    .and_then(|pid| Process::new(pid).ok())
+                    .and_then(|process| identify(&process));
+                now.as_ref() == Some(owner)
+            });
         if fits {
             previous
         } else {
@@ -152,55 +164,43 @@ impl ProcessMap {
     }
 }
 
-/// `comm` as the kernel keeps it: up to 15 bytes of anything but NUL.
-fn read_comm(pid: u32) -> String {
-    fs::read(format!("/proc/{pid}/comm")).map_or(String::new(), comm_text)
+/// Who a process is now: pid, start time and `comm` (up to 15 bytes of
+/// anything but NUL), read through its open directory. None once it exited.
+fn identify(process: &Process) -> Option<Owner> {
+    let started = process.stat().ok()?.starttime;
+    let mut comm = Vec::with_capacity(16);
+    process
+        .open_relative("comm")
+        .ok()?
+        .take(64)
+        .read_to_end(&mut comm)
+        .ok()?;
+    if comm.last() == Some(&b'\n') {
+        comm.pop();
+    }
+    Some(Owner {
+        pid: u32::try_from(process.pid).ok()?,
+        name: String::from_utf8_lossy(&comm).into_owned(),
+        started,
+    })
 }
 
-/// As [`read_comm`], relative to an open `/proc/PID` directory.
-fn read_comm_at(process: &OwnedFd) -> String {
-    let Ok(fd) = openat(
-        process,
-        "comm",
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return String::new();
+/// The wanted socket inodes among a process's fds, into `held`.
+fn held_sockets(
+    process: &Process,
+    wanted: &HashSet<u32>,
+    held: &mut Vec<u32>,
+) -> Result<(), ProcError> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fds = OwnedFd::from(process.open_relative_flags("fd", flags)?);
+    let Ok(entries) = Dir::read_from(&fds) else {
+        return Ok(());
     };
-    let mut buf = [0u8; 64];
-    match rustix::io::read(&fd, &mut buf) {
-        Ok(len) => comm_text(buf[..len].to_vec()),
-        Err(_) => String::new(),
-    }
-}
-
-fn comm_text(mut bytes: Vec<u8>) -> String {
-    if bytes.last() == Some(&b'\n') {
-        bytes.pop();
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-fn open_dir(at: impl AsFd, path: impl rustix::path::Arg) -> io::Result<OwnedFd> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    Ok(openat(at, path, flags, Mode::empty())?)
-}
-
-/// Records `pid` as an owner of the wanted socket inodes among its fds;
-/// true when it holds at least one.
-fn scan_fds(process: &OwnedFd, pid: u32, lowest: &mut HashMap<u32, u32>) -> Result<bool, Errno> {
-    let fds = openat(
-        process,
-        "fd",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
     let mut link = [0u8; 64];
-    let mut found = false;
     // One readlinkat per fd into a buffer of ours: the hot path of a run.
-    for entry in Dir::read_from(&fds)? {
+    for entry in entries {
         let Ok(entry) = entry else {
-            return Ok(found); // the process exited mid-walk
+            return Ok(()); // the process exited mid-walk
         };
         let name = entry.file_name();
         if name.to_bytes().first() == Some(&b'.') {
@@ -209,15 +209,11 @@ fn scan_fds(process: &OwnedFd, pid: u32, lowest: &mut HashMap<u32, u32>) -> Resu
         let Ok(len) = rustix::fs::readlinkat_raw(&fds, name, &mut link[..]) else {
             continue; // closed since readdir
         };
-        let Some(inode) = socket_inode(&link[..len]) else {
-            continue;
-        };
-        if let Some(owner) = lowest.get_mut(&inode) {
-            *owner = (*owner).min(pid);
-            found = true;
+        if let Some(inode) = socket_inode(&link[..len]).filter(|i| wanted.contains(i)) {
+            held.push(inode);
         }
     }
-    Ok(found)
+    Ok(())
 }
 
 /// Parses the `socket:[12345]` form of an fd link.
@@ -244,12 +240,13 @@ mod tests {
     #[test]
     fn finds_our_own_listener() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let link = fs::read_link(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap();
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap();
         let inode = socket_inode(link.to_str().unwrap().as_bytes()).unwrap();
         let map = ProcessMap::scan([inode]);
         let owner = map.owner(inode).expect("our own socket has an owner");
         assert_eq!(owner.pid, std::process::id());
-        assert_eq!(owner.name, read_comm(std::process::id()));
+        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+        assert_eq!(owner.name, comm.trim_end());
         assert_eq!(map.name(1), "");
 
         // Still fits: reused as it is. A new inode: walked again.
@@ -257,7 +254,7 @@ mod tests {
         let map = ProcessMap::reuse(map, [inode]);
         assert_eq!(map.walked, walked);
         let other = TcpListener::bind("127.0.0.1:0").unwrap();
-        let link = fs::read_link(format!("/proc/self/fd/{}", other.as_raw_fd())).unwrap();
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", other.as_raw_fd())).unwrap();
         let new = socket_inode(link.to_str().unwrap().as_bytes()).unwrap();
         let map = ProcessMap::reuse(map, [inode, new]);
         assert!(map.walked > walked);

@@ -43,7 +43,8 @@ fn each_listener_appears_once_with_its_owners_name() {
         Named::hold("srv-tcp4", &[tcp4.as_raw_fd()]),
         Named::hold("srv-tcp6", &[tcp6.as_raw_fd()]),
         Named::hold("srv-udp", &[udp.as_raw_fd()]),
-        // A forked pair: both processes hold the one socket; the lower pid names it.
+        // A forked pair: both hold the one socket; the one running longest
+        // names it (ties: the lower pid).
         Named::hold("pair-first", &[shared.as_raw_fd()]),
         Named::hold("pair-second", &[shared.as_raw_fd()]),
         Named::hold("reuse-a", &[group_a.as_raw_fd()]),
@@ -52,7 +53,8 @@ fn each_listener_appears_once_with_its_owners_name() {
         Named::hold("udp-client", &[client.as_raw_fd()]),
         Named::hold("srv-mapped", &[mapped.as_raw_fd()]),
     ];
-    let pair_name = if _holders[3].pid() < _holders[4].pid() {
+    let rank = |holder: &Named| (started(holder.pid()), holder.pid());
+    let pair_name = if rank(&_holders[3]) < rank(&_holders[4]) {
         "pair-first"
     } else {
         "pair-second"
@@ -109,6 +111,14 @@ fn each_listener_appears_once_with_its_owners_name() {
             ports[4]
         )]
     );
+}
+
+/// When a process started, in clock ticks since boot (/proc/PID/stat).
+fn started(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = stat.rsplit_once(')').unwrap().1;
+    // Field 22 of stat; the 20th after the name.
+    after_name.split_whitespace().nth(19).unwrap().parse().unwrap()
 }
 
 #[test]
@@ -221,5 +231,56 @@ fn a_udp_client_on_an_ephemeral_port_is_not_a_server() {
     assert!(
         samples_on_ports(&text, "planet_serving", &[port]).is_empty(),
         "{text}"
+    );
+}
+
+/// A forking server after pids wrapped: its worker got a lower pid than the
+/// parent. The parent, which has run longest, names the socket; the lowest
+/// pid would name it after whichever short-lived child has it.
+#[test]
+fn a_forked_servers_socket_is_named_by_its_parent_whatever_the_pids() {
+    let Some(unshare) = tool("unshare", "util-linux") else {
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let names = tempfile::tempdir().unwrap();
+    let sleep = which("sleep").unwrap();
+    for name in ["srv-parent", "srv-worker"] {
+        std::os::unix::fs::symlink(&sleep, names.path().join(name)).unwrap();
+    }
+    // In a pid namespace of its own (pid 1 is this script; every process in
+    // it dies with it), with /proc showing that namespace's pids.
+    let script = r#"
+        echo 5000 > /proc/sys/kernel/ns_last_pid
+        "$1/srv-parent" infinity &
+        parent=$!
+        sleep 0.2  # a later start, by more than a clock tick
+        echo 100 > /proc/sys/kernel/ns_last_pid
+        "$1/srv-worker" infinity &
+        echo "pids $parent $!" >&2
+        eval "exec $3>&-"  # only the two hold the socket now
+        "$2" collect --stdout --no-resolve --collector serving
+    "#;
+    let mut command = Command::new(unshare);
+    command
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c", script, "sh"])
+        .arg(names.path())
+        .arg(PLANET)
+        .arg(listener.as_raw_fd().to_string());
+    inherit(&mut command, &[listener.as_raw_fd()]);
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("pids 5001 101"), "{stderr}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    drop(listener);
+    assert_eq!(
+        samples_on_ports(&text, "planet_serving", &[port])
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [format!(
+            r#"planet_serving{{protocol="tcp",name="srv-parent",addr="127.0.0.1",port="{port}"}} 1"#
+        )]
     );
 }

@@ -67,7 +67,7 @@ impl Named {
 }
 
 /// Lets the child keep these fds across exec (all others close at exec).
-fn inherit(command: &mut Command, fds: &[RawFd]) {
+pub fn inherit(command: &mut Command, fds: &[RawFd]) {
     let fds = fds.to_vec();
     // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
     unsafe {
