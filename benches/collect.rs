@@ -3,6 +3,7 @@
 //! N loopback connections, runs alternating, medians reported with ratios.
 //! `PLANET_BASELINE=/path/to/planet` adds another build of planet (say, the
 //! last release) to the same rounds, to compare a change against it.
+//! `PLANET_BENCH_SKIP_LOOP=1` leaves out the minute of `--loop`.
 //!
 //! The connections are held by worker processes (this binary re-executed),
 //! each under the per-process open-file limit, talking to several listeners.
@@ -203,7 +204,7 @@ fn bench(n: usize) {
         );
     }
     bench_state(n);
-    if n == 10_000 {
+    if n == 10_000 && std::env::var_os("PLANET_BENCH_SKIP_LOOP").is_none() {
         bench_loop(n);
     }
     for mut worker in workers {
@@ -259,32 +260,49 @@ fn bench_loop(n: usize) {
 }
 
 /// One-shot runs with a state file: the first (no state yet) and warm ones
-/// (the cookie table of every connection to read, update and write back).
+/// (the cookie table of every connection to read, update and write back),
+/// for planet and, with `PLANET_BASELINE`, the baseline build, alternating.
 fn bench_state(n: usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("planet.state");
-    let args = [
-        "collect",
-        "--stdout",
-        "--state-file",
-        state.to_str().unwrap(),
-    ];
-    let mut cold = Vec::new();
-    let mut warm = Vec::new();
-    for _ in 0..5 {
-        let _ = std::fs::remove_file(&state);
-        cold.push(measure(PLANET, &args));
-        warm.push(measure(PLANET, &args));
-        warm.push(measure(PLANET, &args));
+    let mut programs = vec![("planet", PLANET.to_string())];
+    if let Ok(baseline) = std::env::var("PLANET_BASELINE") {
+        programs.push(("baseline planet", baseline));
     }
-    let size = std::fs::metadata(&state).map(|m| m.len()).unwrap_or(0);
-    for (label, runs) in [("first run, no state", cold), ("warm state file", warm)] {
-        println!(
-            "| {n} | `planet collect --stdout --state-file` ({label}) | {:.1} ms | {:.1} ms | {:.1} MiB | state file {:.2} MiB |",
-            median(runs.iter().map(|m| m.wall).collect()).as_secs_f64() * 1e3,
-            runs.iter().map(|m| m.wall).min().unwrap().as_secs_f64() * 1e3,
-            median(runs.iter().map(|m| m.max_rss_kib).collect()) as f64 / 1024.0,
-            size as f64 / (1024.0 * 1024.0)
-        );
+    let dir = tempfile::tempdir().unwrap();
+    let states: Vec<_> = (0..programs.len())
+        .map(|i| dir.path().join(format!("planet-{i}.state")))
+        .collect();
+    let args = |state: &std::path::Path| {
+        ["collect", "--stdout", "--no-resolve", "--state-file"]
+            .map(String::from)
+            .into_iter()
+            .chain([state.display().to_string()])
+            .collect::<Vec<_>>()
+    };
+    let mut cold: Vec<Vec<Measure>> = programs.iter().map(|_| Vec::new()).collect();
+    let mut warm: Vec<Vec<Measure>> = programs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..5 {
+        for (i, (_, program)) in programs.iter().enumerate() {
+            let _ = std::fs::remove_file(&states[i]);
+            let args = args(&states[i]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            cold[i].push(measure(program, &args));
+            warm[i].push(measure(program, &args));
+            warm[i].push(measure(program, &args));
+        }
+    }
+    for (i, (name, _)) in programs.iter().enumerate() {
+        let size = std::fs::metadata(&states[i]).map(|m| m.len()).unwrap_or(0);
+        for (label, runs) in [
+            ("first run, no state", &cold[i]),
+            ("warm state file", &warm[i]),
+        ] {
+            println!(
+                "| {n} | `{name} collect --stdout --state-file` ({label}) | {:.1} ms | {:.1} ms | {:.1} MiB | state file {:.2} MiB |",
+                median(runs.iter().map(|m| m.wall).collect()).as_secs_f64() * 1e3,
+                runs.iter().map(|m| m.wall).min().unwrap().as_secs_f64() * 1e3,
+                median(runs.iter().map(|m| m.max_rss_kib).collect()) as f64 / 1024.0,
+                size as f64 / (1024.0 * 1024.0)
+            );
+        }
     }
 }

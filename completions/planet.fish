@@ -36,7 +36,7 @@ complete -c planet -n "__fish_planet_using_subcommand collect" -l file-name -d '
 complete -c planet -n "__fish_planet_using_subcommand collect" -l interval -d 'Time between two collections with --loop (e.g. 500ms, 15s, 1m; at most 1d) [default: 15s]' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l state-file -d 'Where counters persist between runs [default: $STATE_DIRECTORY/planet.state under systemd, else /var/lib/planet/planet.state with --out; none with --stdout]' -r -F
 complete -c planet -n "__fish_planet_using_subcommand collect" -l forget-after -d 'Drop a dependency series once it has had no connection for this long' -r
-complete -c planet -n "__fish_planet_using_subcommand collect" -l max-peers -d 'At most this many peers per family; the rest fold into name="other"' -r
+complete -c planet -n "__fish_planet_using_subcommand collect" -l max-peers -d 'At most this many peers per family (at most 10000); the rest fold into name="other"' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l exclude-peer -d 'Leave out peers in this network (repeatable), e.g. 10.0.0.0/8 or ::1' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l inventory -d 'Name peers from this inventory first: a JSON array or NDJSON of {"ip_address": ADDR or CIDR, "domain": ..., "hostgroup": ...}' -r -F
 complete -c planet -n "__fish_planet_using_subcommand collect" -l dns-server -d 'Ask this DNS server (port 53 unless given) instead of /etc/resolv.conf\'s' -r

@@ -35,7 +35,7 @@ _arguments "${_arguments_options[@]}" : \
 '--interval=[Time between two collections with --loop (e.g. 500ms, 15s, 1m; at most 1d) \[default\: 15s\]]:DURATION:_default' \
 '--state-file=[Where counters persist between runs \[default\: \$STATE_DIRECTORY/planet.state under systemd, else /var/lib/planet/planet.state with --out; none with --stdout\]]:PATH:_files' \
 '--forget-after=[Drop a dependency series once it has had no connection for this long]:DURATION:_default' \
-'--max-peers=[At most this many peers per family; the rest fold into name="other"]:N:_default' \
+'--max-peers=[At most this many peers per family (at most 10000); the rest fold into name="other"]:N:_default' \
 '*--exclude-peer=[Leave out peers in this network (repeatable), e.g. 10.0.0.0/8 or \:\:1]:CIDR:_default' \
 '--inventory=[Name peers from this inventory first\: a JSON array or NDJSON of {"ip_address"\: ADDR or CIDR, "domain"\: ..., "hostgroup"\: ...}]:FILE:_files' \
 '--dns-server=[Ask this DNS server (port 53 unless given) instead of /etc/resolv.conf'\''s]:ADDR[:PORT]:_default' \

@@ -38,7 +38,9 @@ pub struct SeriesKey {
     pub side: Side,
     pub protocol: Protocol,
     pub process: String,
-    pub addr: IpAddr,
+    /// None for the `other` series the state folds its smallest peers into
+    /// (see `Counters::cap`).
+    pub addr: Option<IpAddr>,
     pub port: u16,
 }
 
@@ -105,14 +107,14 @@ impl Classifier {
                 protocol: socket.protocol,
                 // A socket no process holds any more still belongs to the service.
                 process: if owner.is_empty() { listener } else { owner }.to_string(),
-                addr: socket.remote_addr,
+                addr: Some(socket.remote_addr),
                 port: socket.local_port,
             },
             None => SeriesKey {
                 side: Side::Upstream,
                 protocol: socket.protocol,
                 process: owner.to_string(),
-                addr: socket.remote_addr,
+                addr: Some(socket.remote_addr),
                 port: socket.remote_port,
             },
         };

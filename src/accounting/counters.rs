@@ -7,7 +7,7 @@
 //! socket that closes keeps what it added. The series totals and the cookie
 //! table persist between runs (see `state`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -38,6 +38,10 @@ pub struct Tracked {
 pub struct Counters {
     pub series: BTreeMap<SeriesKey, Totals>,
     pub cookies: HashMap<u64, Tracked>,
+    /// Distinct peers the last run's cap folded, upstream and downstream
+    /// (not persisted: peers still talking are folded again each run, so
+    /// this counts them).
+    pub capped: [usize; 2],
 }
 
 /// Options of the accounting.
@@ -45,6 +49,8 @@ pub struct Rules<'a> {
     pub now: u64,
     pub forget_after: u64,
     pub exclude: &'a [IpNet],
+    /// At most this many series are tracked (see [`Counters::cap`]).
+    pub max_series: usize,
 }
 
 impl Counters {
@@ -112,7 +118,7 @@ impl Counters {
         // TIME_WAIT has no owner and no counters: it only proves a recent
         // dependency. It keeps an existing series of that peer alive, or
         // creates one (gauge 0) if there is none.
-        let mut by_peer: HashMap<(Side, Protocol, IpAddr, u16), SeriesKey> = HashMap::new();
+        let mut by_peer: HashMap<(Side, Protocol, Option<IpAddr>, u16), SeriesKey> = HashMap::new();
         for key in self.series.keys() {
             by_peer
                 .entry((key.side, key.protocol, key.addr, key.port))
@@ -131,11 +137,96 @@ impl Counters {
         self.series.retain(|_, totals| {
             totals.open > 0 || rules.now.saturating_sub(totals.last_seen) < rules.forget_after
         });
+        self.cap(rules.max_series);
+    }
+
+    /// Keeps at most `max` series: a host that talks to 65,000 peers must
+    /// not carry all of them in memory and in the state file every run. The
+    /// peers with the fewest bytes (ties: the least recently seen) fold into
+    /// one `other` series per (side, protocol, process, port), as
+    /// `--max-peers` folds the output, and their cookies count there from
+    /// now on. Counters stay monotonic: what moves, moves whole.
+    fn cap(&mut self, max: usize) {
+        self.capped = [0, 0];
+        if self.series.len() <= max {
+            return;
+        }
+        let others = self.series.keys().filter(|k| k.addr.is_none()).count();
+        let mut ranked: Vec<(&SeriesKey, &Totals)> = self
+            .series
+            .iter()
+            .filter(|(k, _)| k.addr.is_some())
+            .collect();
+        ranked.sort_by(|a, b| {
+            let bytes = |t: &Totals| t.bytes.sent.saturating_add(t.bytes.received);
+            bytes(b.1)
+                .cmp(&bytes(a.1))
+                .then(b.1.last_seen.cmp(&a.1.last_seen))
+                .then(a.0.cmp(b.0))
+        });
+        // Folding makes `other` series of its own: fold more until they fit.
+        let group = |k: &SeriesKey| (k.side, k.protocol, k.process.clone(), k.port);
+        let existing: HashSet<_> = self
+            .series
+            .keys()
+            .filter(|k| k.addr.is_none())
+            .map(group)
+            .collect();
+        let mut keep = max.saturating_sub(others);
+        loop {
+            let new_others: HashSet<_> = ranked[keep.min(ranked.len())..]
+                .iter()
+                .map(|(k, _)| group(k))
+                .filter(|g| !existing.contains(g))
+                .collect();
+            let total = keep + others + new_others.len();
+            if total <= max || keep == 0 {
+                break;
+            }
+            keep -= (total - max).min(keep);
+        }
+        let folded: Vec<SeriesKey> = ranked
+            .iter()
+            .skip(keep)
+            .map(|(k, _)| (*k).clone())
+            .collect();
+        let mut moved: HashMap<SeriesKey, SeriesKey> = HashMap::with_capacity(folded.len());
+        for key in folded {
+            let Some(totals) = self.series.remove(&key) else {
+                continue;
+            };
+            let other = SeriesKey {
+                addr: None,
+                ..key.clone()
+            };
+            let sum = self.series.entry(other.clone()).or_default();
+            sum.open = sum.open.saturating_add(totals.open);
+            add_growth(sum, Payload::default(), totals.bytes);
+            sum.last_seen = sum.last_seen.max(totals.last_seen);
+            moved.insert(key, other);
+        }
+        for tracked in self.cookies.values_mut() {
+            if let Some(other) = moved.get(&tracked.key) {
+                tracked.key = other.clone();
+            }
+        }
+        for (count, side) in self
+            .capped
+            .iter_mut()
+            .zip([Side::Upstream, Side::Downstream])
+        {
+            let peers: HashSet<IpAddr> = moved
+                .keys()
+                .filter(|k| k.side == side)
+                .filter_map(|k| k.addr)
+                .collect();
+            *count = peers.len();
+        }
     }
 }
 
-fn excluded(rules: &Rules, addr: IpAddr) -> bool {
-    rules.exclude.iter().any(|net| net.contains(&addr))
+fn excluded(rules: &Rules, addr: Option<IpAddr>) -> bool {
+    addr.is_some_and(|addr| rules.exclude.iter().any(|net| net.contains(&addr)))
 }
 
 /// Adds what a socket moved since it was last seen. A counter below its last
@@ -149,4 +240,66 @@ fn add_growth(totals: &mut Totals, before: Payload, now: Payload) {
     bytes.received = bytes
         .received
         .saturating_add(now.received.saturating_sub(before.received));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(addr: &str) -> SeriesKey {
+        SeriesKey {
+            side: Side::Upstream,
+            protocol: Protocol::Tcp,
+            process: "p".into(),
+            addr: Some(addr.parse().unwrap()),
+            port: 80,
+        }
+    }
+
+    #[test]
+    fn the_cap_folds_the_smallest_peers_and_their_cookies_follow() {
+        let mut counters = Counters::default();
+        for (i, sent) in [(1, 500u64), (2, 5), (3, 7), (4, u64::MAX)] {
+            let totals = Totals {
+                open: 1,
+                bytes: Payload { sent, received: 0 },
+                last_seen: 100 + i,
+            };
+            counters.series.insert(key(&format!("192.0.2.{i}")), totals);
+        }
+        let seen = Payload {
+            sent: 3,
+            received: 0,
+        };
+        counters.cookies.insert(
+            9,
+            Tracked {
+                key: key("192.0.2.2"),
+                seen,
+            },
+        );
+        counters.cap(3);
+        let other = SeriesKey {
+            addr: None,
+            ..key("192.0.2.1")
+        };
+        let keys: Vec<&SeriesKey> = counters.series.keys().collect();
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert!(counters.series.contains_key(&key("192.0.2.4")));
+        assert!(counters.series.contains_key(&key("192.0.2.1")));
+        // 192.0.2.2 and .3 (5 and 7 bytes) are one series now: 12, two open.
+        assert_eq!(counters.series[&other].bytes.sent, 12);
+        assert_eq!(counters.series[&other].open, 2);
+        assert_eq!(counters.series[&other].last_seen, 103);
+        assert_eq!(counters.cookies[&9].key, other);
+        // The `other` series counts against the cap but is never folded.
+        counters.cap(2);
+        assert_eq!(counters.series.len(), 2);
+        assert_eq!(counters.series[&other].bytes.sent, 512);
+        assert_eq!(
+            counters.series[&key("192.0.2.4")].bytes.sent,
+            u64::MAX,
+            "saturated, never wrapped"
+        );
+    }
 }

@@ -47,8 +47,11 @@ pub fn fold(
     for (side, n_folded) in &mut folded {
         let mut by_peer: HashMap<IpAddr, u64> = HashMap::new();
         for (key, totals) in series.iter().filter(|(k, _)| k.side == *side) {
+            let Some(addr) = key.addr else {
+                continue; // already folded by the state's cap
+            };
             let bytes = totals.bytes.sent.saturating_add(totals.bytes.received);
-            let sum = by_peer.entry(key.addr).or_default();
+            let sum = by_peer.entry(addr).or_default();
             *sum = sum.saturating_add(bytes);
         }
         let mut ranked: Vec<(IpAddr, u64)> = by_peer.into_iter().collect();
@@ -64,7 +67,7 @@ pub fn fold(
                 side: key.side,
                 protocol: key.protocol,
                 process: key.process.clone(),
-                peer: Some(key.addr).filter(|addr| kept.contains(addr)),
+                peer: key.addr.filter(|addr| kept.contains(addr)),
                 port: key.port,
             };
             rows.entry(row).or_default().add(totals.open, totals.bytes);
@@ -83,7 +86,7 @@ mod tests {
             side: Side::Upstream,
             protocol: Protocol::Tcp,
             process: "p".into(),
-            addr: addr.parse().unwrap(),
+            addr: Some(addr.parse().unwrap()),
             port: 80,
         };
         let totals = |sent| Totals {

@@ -37,6 +37,12 @@ use state::{State, StateFile};
 
 /// How long a run waits for an overlapping run to finish.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// The most `--max-peers` may be: each peer is a series in the output and
+/// in Prometheus, and a name to look up within the DNS budget.
+pub const MAX_PEERS: usize = 10_000;
+/// The state tracks at most the larger of this and 4 × `--max-peers`
+/// series (room for both families and for peers to rise and fall).
+pub const MIN_TRACKED_SERIES: usize = 10_000;
 
 /// What the command line decides about the accounting.
 #[derive(Debug, Clone)]
@@ -131,12 +137,17 @@ impl Accounting {
             now,
             forget_after: self.options.forget_after.as_secs(),
             exclude: &self.options.exclude_peer,
+            max_series: MIN_TRACKED_SERIES.max(self.options.max_peers.saturating_mul(4)),
         };
         let state = &mut self.state;
         state
             .counters
             .observe(snapshot, sockets, &destroyed, &rules);
-        let (rows, folded) = fold::fold(&state.counters.series, self.options.max_peers);
+        let (rows, mut folded) = fold::fold(&state.counters.series, self.options.max_peers);
+        // Peers the state's cap folded are folded peers too.
+        for ((_, n), capped) in folded.iter_mut().zip(state.counters.capped) {
+            *n = n.saturating_add(capped);
+        }
         // Only peers that keep their own series are named: folded ones cost
         // no DNS look-up.
         let mut peers: Vec<IpAddr> = rows.keys().filter_map(|row| row.peer).collect();

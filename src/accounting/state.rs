@@ -278,7 +278,7 @@ mod tests {
             side: Side::Upstream,
             protocol: Protocol::Tcp,
             process: "we\"ird\n".into(),
-            addr: "::1".parse().unwrap(),
+            addr: Some("::1".parse().unwrap()),
             port: 6379,
         };
         let mut state = State::default();

@@ -93,8 +93,9 @@ pub struct CollectArgs {
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub forget_after: Duration,
 
-    /// At most this many peers per family; the rest fold into name="other".
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    /// At most this many peers per family (at most 10000); the rest fold
+    /// into name="other".
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = parse_max_peers)]
     pub max_peers: usize,
 
     /// Leave out peers in this network (repeatable), e.g. 10.0.0.0/8 or ::1.
@@ -170,6 +171,14 @@ fn parse_file_name(name: &str) -> Result<String, String> {
         return Err("must end in .prom (node_exporter reads only *.prom files)".into());
     }
     Ok(name.to_string())
+}
+
+fn parse_max_peers(text: &str) -> Result<usize, String> {
+    let n: usize = text.parse().map_err(|_| "not a whole number".to_string())?;
+    match n <= accounting::MAX_PEERS {
+        true => Ok(n),
+        false => Err(format!("must be at most {}", accounting::MAX_PEERS)),
+    }
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {

@@ -34,9 +34,20 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// `name` is the first label: up to the first dot that is not escaped
+    /// (`dot\.inside.example` is named `dot\.inside`).
     fn from_domain(domain: &str) -> Peer {
+        let mut escaped = false;
+        let end = domain
+            .char_indices()
+            .find(|&(_, c)| {
+                let split = c == '.' && !escaped;
+                escaped = c == '\\' && !escaped;
+                split
+            })
+            .map_or(domain.len(), |(i, _)| i);
         Peer {
-            name: domain.split('.').next().unwrap_or(domain).to_string(),
+            name: domain[..end].to_string(),
             domain: domain.to_string(),
         }
     }
@@ -189,6 +200,19 @@ impl Namer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_name_is_the_first_label_split_on_unescaped_dots_only() {
+        for (domain, name) in [
+            ("redis-1.dc.example", "redis-1"),
+            ("dot\\.inside.example", "dot\\.inside"),
+            ("back\\\\.slash.example", "back\\\\"),
+            ("single", "single"),
+            ("xn--pple-43d.example", "xn--pple-43d"),
+        ] {
+            assert_eq!(Peer::from_domain(domain).name, name, "{domain}");
+        }
+    }
 
     #[test]
     fn inventory_first_then_cache_else_the_address() {

@@ -241,3 +241,108 @@ fn no_message_quotes_a_file_planet_was_pointed_at() {
         }
     }
 }
+
+/// Peak RSS (KiB) and wall time of a run of `command`, and its exit code.
+fn measured(command: &mut Command) -> (Option<i32>, u64, Duration) {
+    let started = std::time::Instant::now();
+    let child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: rusage is plain data the kernel fills; the child is ours.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    std::mem::forget(child); // reaped by wait4
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, usage.ru_maxrss as u64, started.elapsed())
+}
+
+/// 10,500 peers, each a connected UDP socket to its own address of
+/// fd00::c:0/112 (local on `lo` of the test's namespace: nothing is sent),
+/// held by processes of 3,500 sockets each.
+fn ten_thousand_peers(ip: &Path) -> Vec<Named> {
+    let status = Command::new(ip)
+        .args(["-6", "route", "add", "local", "fd00::c:0/112", "dev", "lo"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    (0..3)
+        .map(|batch| {
+            let sockets: Vec<std::net::UdpSocket> = (0..3500)
+                .map(|i| {
+                    let socket = std::net::UdpSocket::bind("[::1]:0").unwrap();
+                    let peer = format!("[fd00::c:{:x}]:9", batch * 3500 + i + 1);
+                    socket.connect(peer).unwrap();
+                    socket
+                })
+                .collect();
+            let fds: Vec<_> = sockets
+                .iter()
+                .map(std::os::fd::AsRawFd::as_raw_fd)
+                .collect();
+            Named::hold("many-peers", &fds)
+        })
+        .collect()
+}
+
+#[test]
+fn ten_thousand_peers_cost_bounded_state_memory_and_dns_time() {
+    let Some(ip) = tool("ip", "iproute2") else {
+        return;
+    };
+    in_own_netns(move || {
+        let _holders = ten_thousand_peers(&ip);
+        let env = TestEnv::new();
+        let (code, rss_kib, _) = measured(&mut env.collect());
+        assert_eq!(code, Some(0));
+        let text = fs::read_to_string(env.output_file()).unwrap();
+        let upstream = samples(&text, "planet_upstream");
+        assert_eq!(upstream.len(), 1001, "1,000 peers and `other`");
+        assert!(
+            upstream.contains(&"planet_upstream{protocol=\"udp\",process=\"many-peers\",name=\"other\",domain=\"\",addr=\"\",port=\"9\"} 9500"),
+            "{upstream:?}"
+        );
+        assert!(
+            text.contains("planet_peers_folded{family=\"upstream\"} 9500\n"),
+            "{}",
+            samples(&text, "planet_peers_folded").join("\n")
+        );
+        // The state holds at most 10,000 series; the other 500 peers are
+        // one `other` series there. (Before: every peer, 11 MB at 65,537.)
+        let state = fs::read_to_string(env.state_file()).unwrap();
+        assert_eq!(state.matches("\"side\":\"upstream\"").count(), 10_000);
+        assert!(state.len() < 2 << 20, "state of {} bytes", state.len());
+        // Generous bounds; the bench measures (before: 81 MB at 65,537).
+        assert!(rss_kib < 64 << 10, "peak RSS {rss_kib} KiB");
+
+        // A DNS server that never answers: the budget holds for all peers.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dns = silent.local_addr().unwrap().to_string();
+        let mut command = planet(["collect", "--stdout", "--max-peers", "10000"]);
+        command.args(["--dns-server", &dns, "--dns-timeout", "1s"]);
+        let (code, _, took) = measured(&mut command);
+        assert_eq!(code, Some(0));
+        assert!(
+            took < Duration::from_secs(4),
+            "took {took:?} on a 1s budget"
+        );
+    });
+}
+
+#[test]
+fn max_peers_has_an_upper_bound() {
+    let output = planet(["collect", "--stdout", "--max-peers", "1000000"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.starts_with(
+            "error: invalid value '1000000' for '--max-peers <N>': must be at most 10000"
+        ),
+        "{stderr}"
+    );
+}

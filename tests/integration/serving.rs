@@ -118,7 +118,12 @@ fn started(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let after_name = stat.rsplit_once(')').unwrap().1;
     // Field 22 of stat; the 20th after the name.
-    after_name.split_whitespace().nth(19).unwrap().parse().unwrap()
+    after_name
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
