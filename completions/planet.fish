@@ -29,7 +29,7 @@ complete -c planet -n "__fish_planet_needs_command" -s V -l version -d 'Print ve
 complete -c planet -n "__fish_planet_needs_command" -f -a "collect" -d 'Read the socket tables once (or in a loop) and write the exposition'
 complete -c planet -n "__fish_planet_needs_command" -f -a "wrap" -d 'Work with a --wrap rules file'
 complete -c planet -n "__fish_planet_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c planet -n "__fish_planet_needs_command" -f -a "man" -d 'Print the man page (roff)'
+complete -c planet -n "__fish_planet_needs_command" -f -a "man" -d 'Print the man page (roff), e.g. `planet man | man -l -`'
 complete -c planet -n "__fish_planet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c planet -n "__fish_planet_using_subcommand collect" -l out -d 'Write DIR/planet.prom atomically (node_exporter\'s --collector.textfile.directory)' -r -F
 complete -c planet -n "__fish_planet_using_subcommand collect" -l file-name -d 'Name of the file written in the --out directory; must end in .prom' -r
@@ -70,6 +70,6 @@ complete -c planet -n "__fish_planet_using_subcommand man" -s V -l version -d 'P
 complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "collect" -d 'Read the socket tables once (or in a loop) and write the exposition'
 complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "wrap" -d 'Work with a --wrap rules file'
 complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "man" -d 'Print the man page (roff), e.g. `planet man | man -l -`'
 complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c planet -n "__fish_planet_using_subcommand help; and __fish_seen_subcommand_from wrap" -f -a "check" -d 'Check a rules file, fetch its sources once, and print what it would write'

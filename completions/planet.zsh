@@ -185,7 +185,7 @@ _planet_commands() {
 'collect:Read the socket tables once (or in a loop) and write the exposition' \
 'wrap:Work with a --wrap rules file' \
 'completions:Print a shell completion script (bash, zsh, fish, elvish, powershell)' \
-'man:Print the man page (roff)' \
+'man:Print the man page (roff), e.g. \`planet man | man -l -\`' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'planet commands' commands "$@"
@@ -206,7 +206,7 @@ _planet__subcmd__help_commands() {
 'collect:Read the socket tables once (or in a loop) and write the exposition' \
 'wrap:Work with a --wrap rules file' \
 'completions:Print a shell completion script (bash, zsh, fish, elvish, powershell)' \
-'man:Print the man page (roff)' \
+'man:Print the man page (roff), e.g. \`planet man | man -l -\`' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'planet help commands' commands "$@"

@@ -54,6 +54,29 @@ impl Error {
         }
     }
 
+    /// An I/O error for want of permission, with what the operator can do
+    /// about it added to its one line; any other error as it is.
+    pub fn hint_if_denied(self, hint: &str) -> Error {
+        match self {
+            Error::Io { path, what, source }
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                let what = match what {
+                    "" => String::new(),
+                    what => format!("{what}: "),
+                };
+                Error::Config {
+                    path,
+                    problem: format!("{what}{} ({hint})", os_message(&source)),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// The process exit status this error ends a run with.
     pub fn exit_code(&self) -> u8 {
         match self {

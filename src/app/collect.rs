@@ -46,9 +46,18 @@ pub fn collect(args: CollectArgs) -> Result<(), Error> {
         // The inventory is checked before the state is locked or anything
         // is written: a bad one fails the run and leaves every file as it was.
         let namer = Namer::new(args.inventory.as_deref(), resolve)?;
-        let state_path = state_path(args.state_file, args.stdout)?;
+        let default_state = args.state_file.is_none();
+        let hint = |e: Error| {
+            match default_state {
+            true => e.hint_if_denied(
+                "planet keeps its state there by default; pass --state-file PATH to keep it elsewhere",
+            ),
+            false => e,
+        }
+        };
+        let state_path = state_path(args.state_file, args.stdout).map_err(hint)?;
         let (started, warnings) =
-            Accounting::start(accounting, namer, state_path.as_deref(), repeat)?;
+            Accounting::start(accounting, namer, state_path.as_deref(), repeat).map_err(hint)?;
         runner.set_accounting(started);
         for warning in warnings {
             runner.warn(warning);

@@ -16,6 +16,8 @@ mod pass;
 mod self_metrics;
 mod signals;
 
+pub use self_metrics::FAMILIES as SELF_FAMILIES;
+
 /// Runs the command the command line names.
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
@@ -44,10 +46,8 @@ fn wrap_check(path: PathBuf) -> Result<(), Error> {
         return Ok(());
     };
     let pages = rules.fetch_all();
-    for (source, page) in &pages {
-        if let Err(e) = page {
-            eprintln!("planet: warning: source {source}: {e}");
-        }
+    for problem in rules.problems(&pages) {
+        eprintln!("planet: warning: {problem}");
     }
     print(render(&mut rules.apply(&pages)).as_bytes())
 }

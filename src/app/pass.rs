@@ -132,6 +132,7 @@ impl Runner {
                     false
                 }
             };
+            failures.extend(collector.warnings());
             outcomes.push(Outcome {
                 collector: name,
                 ok,

@@ -54,7 +54,11 @@ const SYNOPSIS: &str = r#".SH SYNOPSIS
 .br
 \fBplanet collect\fR \fB\-\-out\fR \fIDIR\fR \fB\-\-loop\fR [\fB\-\-interval\fR \fIDURATION\fR] [\fIOPTIONS\fR]
 .br
+\fBplanet wrap check\fR \fIFILE\fR
+.br
 \fBplanet completions\fR \fISHELL\fR
+.br
+\fBplanet man\fR
 .br
 \fBplanet\fR [\fB\-\-help\fR|\fB\-\-version\fR]
 "#;
@@ -74,10 +78,32 @@ Open connections to a peer this host depends on, and from a peer that depends on
 Payload bytes in and out over TCP, SYN and FIN taken off; never decreasing.
 .TP
 \fBplanet_peers_folded\fR{family}
-Peers beyond \fB\-\-max\-peers\fR folded into name="other".
+Peers beyond \fB\-\-max\-peers\fR (or the state's cap) folded into name="other".
+.TP
+\fBplanet_dns_lookups_total\fR{result}
+Reverse DNS look\-ups of peers by result (hit, answered, nxdomain, timeout, error); not with \fB\-\-no\-resolve\fR.
+.TP
+\fBplanet_process_sockets\fR{process,protocol,state}
+Open sockets per owning process, protocol and state (the \fBprocess_sockets\fR collector).
+.TP
+\fBplanet_wrap_up\fR{source}
+1 if a \fB\-\-wrap\fR source answered with a page planet could parse, else 0; the rules' own families follow.
 .TP
 \fBplanet_build_info\fR, \fBplanet_collector_success\fR, \fBplanet_collector_duration_seconds\fR, \fBplanet_snapshot_duration_seconds\fR, \fBplanet_collect_timestamp_seconds\fR
 Self\-observation; with \fB\-\-loop\fR also \fBplanet_loop_failures_total\fR and \fBplanet_destroy_events_lost_total\fR.
+.SH COMMANDS
+.TP
+\fBcollect\fR
+Read the socket tables once (or with \fB\-\-loop\fR, repeatedly) and write the exposition.
+.TP
+\fBwrap check\fR \fIFILE\fR
+Check a \fB\-\-wrap\fR rules file, fetch its sources once, print what the rules would write, and warn of sources that are down and rules that select nothing.
+.TP
+\fBcompletions\fR \fISHELL\fR
+Print a completion script for bash, zsh, fish, elvish or powershell.
+.TP
+\fBman\fR
+Print this page (roff).
 .SH FILES
 .TP
 \fIDIR\fR/planet.prom
@@ -129,6 +155,21 @@ mod tests {
     fn committed(path: &str) -> Vec<u8> {
         std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
             .unwrap_or_default()
+    }
+
+    /// Every family planet declares, and every command, is in the page.
+    #[test]
+    fn the_man_page_names_every_family_and_command() {
+        let page = String::from_utf8(man_page()).unwrap();
+        let mut families = crate::collectors::declared_families();
+        families.extend(crate::app::SELF_FAMILIES.map(String::from));
+        for family in families {
+            let roff = family.replace('-', "\\-");
+            assert!(page.contains(&roff), "{family} is not in the man page");
+        }
+        for command in ["planet collect", "planet wrap check", "planet completions", "planet man"] {
+            assert!(page.contains(&format!("\\fB{command}\\fR")), "{command}");
+        }
     }
 
     #[test]

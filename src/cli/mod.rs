@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
-use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use ipnet::IpNet;
 
 use crate::accounting;
@@ -43,8 +44,7 @@ pub enum Command {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    #[command(hide = true)]
+    /// Print the man page (roff), e.g. `planet man | man -l -`.
     Man,
 }
 
@@ -58,11 +58,9 @@ pub enum WrapCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(group(
-    ArgGroup::new("destination")
-        .required(true)
-        .args(["out", "stdout"]),
-))]
+#[command(
+    override_usage = "planet collect --out DIR [OPTIONS]\n       planet collect --stdout [OPTIONS]"
+)]
 pub struct CollectArgs {
     /// Write DIR/planet.prom atomically (node_exporter's --collector.textfile.directory).
     #[arg(long, value_name = "DIR", env = "PLANET_OUT")]
@@ -141,21 +139,64 @@ impl CollectArgs {
 }
 
 impl Cli {
-    /// Parses the command line; exits 2 with clap's usage message on errors,
+    /// Parses the command line; exits 2 with a usage message on errors,
     /// including combinations clap cannot express with a clear first line.
     pub fn parse_checked() -> Cli {
-        let cli = Cli::parse();
-        match &cli.command {
-            Command::Collect(args) if args.interval.is_some() && !args.repeat => {
-                Cli::command()
-                    .error(
-                        ErrorKind::ArgumentConflict,
-                        "--interval is only used with --loop",
-                    )
-                    .exit();
+        let mut command = Cli::command();
+        let matches = command.get_matches_mut();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let (Command::Collect(args), Some(("collect", sub))) =
+            (&cli.command, matches.subcommand())
+        {
+            let from_env = sub.value_source("out") == Some(ValueSource::EnvVariable);
+            if let Err((kind, message)) = args.check(from_env) {
+                // The collect subcommand's own usage, not the top level's.
+                command.build();
+                match command.find_subcommand_mut("collect") {
+                    Some(collect) => collect.error(kind, message).exit(),
+                    None => command.error(kind, message).exit(),
+                }
             }
-            _ => cli,
         }
+        cli
+    }
+}
+
+impl CollectArgs {
+    /// What clap cannot say well: a destination is needed (which one, and
+    /// that PLANET_OUT is one), and `--interval` belongs to `--loop`.
+    fn check(&self, out_from_env: bool) -> Result<(), (ErrorKind, String)> {
+        match (&self.out, self.stdout) {
+            (None, false) => {
+                return Err((
+                    ErrorKind::MissingRequiredArgument,
+                    "pass --out DIR (or set PLANET_OUT) to write the textfile, or --stdout to print it".into(),
+                ))
+            }
+            (Some(dir), true) if out_from_env => {
+                return Err((
+                    ErrorKind::ArgumentConflict,
+                    format!(
+                        "--stdout cannot be used with --out, which PLANET_OUT={} sets; unset PLANET_OUT to print",
+                        dir.display()
+                    ),
+                ))
+            }
+            (Some(_), true) => {
+                return Err((
+                    ErrorKind::ArgumentConflict,
+                    "--stdout cannot be used with --out: pass one of them".into(),
+                ))
+            }
+            _ => {}
+        }
+        if self.interval.is_some() && !self.repeat {
+            return Err((
+                ErrorKind::ArgumentConflict,
+                "--interval is only used with --loop".into(),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -48,4 +48,11 @@ pub trait Collector {
     /// `planet_collector_success{collector} 0` and never stops the others.
     /// `&mut self` lets a collector keep state between runs of `--loop`.
     fn collect(&mut self, input: &Input) -> Result<Vec<Family>, Error>;
+
+    /// What the last `collect` found worth a warning without failing (a
+    /// wrapped source that is down). The runner prints each; under `--loop`
+    /// each distinct one once.
+    fn warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -17,6 +17,9 @@ pub struct Wrap {
 
     #[arg(skip)]
     rules: Option<Rules>,
+
+    #[arg(skip)]
+    down: Vec<String>,
 }
 
 impl Wrap {
@@ -29,6 +32,7 @@ impl Wrap {
         Ok(Wrap {
             wrap: Some(path),
             rules: Some(rules),
+            down: Vec::new(),
         })
     }
 
@@ -61,11 +65,16 @@ impl Collector for Wrap {
     /// A source that is down is `planet_wrap_up{source} 0`, not a failure of
     /// the collector: the other sources' rules still write.
     fn collect(&mut self, _: &Input) -> Result<Vec<Family>, Error> {
-        Ok(self
-            .rules
-            .as_ref()
-            .map(|rules| rules.apply(&rules.fetch_all()))
-            .unwrap_or_default())
+        let Some(rules) = &self.rules else {
+            return Ok(Vec::new());
+        };
+        let pages = rules.fetch_all();
+        self.down = rules.down(&pages);
+        Ok(rules.apply(&pages))
+    }
+
+    fn warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.down)
     }
 }
 

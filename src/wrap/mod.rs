@@ -42,6 +42,8 @@ impl fmt::Display for Location {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Source {
     pub name: String,
+    /// Where the source starts in its file, for messages.
+    pub line: usize,
     pub location: Location,
     pub timeout: Duration,
 }

@@ -36,6 +36,40 @@ impl Rules {
     }
 }
 
+impl Rules {
+    /// Warnings worth an operator's eye, by line of the rules file: each
+    /// source that is down and why.
+    pub fn down(&self, pages: &BTreeMap<String, Result<Exposition, String>>) -> Vec<String> {
+        self.sources
+            .iter()
+            .filter_map(|source| match pages.get(&source.name) {
+                Some(Err(why)) => Some(format!(
+                    "wrap source at line {} is down: {why}",
+                    source.line
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// As [`Rules::down`], and each rule whose source answered but which
+    /// selected nothing (a misspelled metric name, say).
+    pub fn problems(&self, pages: &BTreeMap<String, Result<Exposition, String>>) -> Vec<String> {
+        let mut problems = self.down(pages);
+        for rule in &self.rules {
+            if let Some(Ok(page)) = pages.get(&rule.select.source) {
+                if rule.select.matches(page).next().is_none() {
+                    problems.push(format!(
+                        "wrap rule at line {}: select matches no sample of its source",
+                        rule.line
+                    ));
+                }
+            }
+        }
+        problems
+    }
+}
+
 impl Rule {
     /// The rule's family; None when a source it reads is down.
     fn apply(&self, pages: &BTreeMap<String, Result<Exposition, String>>) -> Option<Family> {

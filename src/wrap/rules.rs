@@ -97,6 +97,7 @@ impl Rules {
             };
             sources.push(Source {
                 name: def.name.clone(),
+                line: line_of(spanned.span()),
                 location,
                 timeout,
             });

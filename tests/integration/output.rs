@@ -270,3 +270,70 @@ fn a_closed_stdout_is_success_for_every_command() {
         assert_eq!(stderr_of(&output), "", "{args:?}");
     }
 }
+
+/// What a newcomer meets first: each message's first line says what to do.
+#[test]
+fn usage_messages_name_the_flag_or_variable_to_change() {
+    let first_line = |output: &Output| stderr_of(output).lines().next().unwrap_or("").to_string();
+    let output = planet(["collect"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        first_line(&output),
+        "error: pass --out DIR (or set PLANET_OUT) to write the textfile, or --stdout to print it"
+    );
+    let output = planet(["collect", "--stdout"])
+        .env("PLANET_OUT", "/var/lib/node_exporter/textfile")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        first_line(&output),
+        "error: --stdout cannot be used with --out, which PLANET_OUT=/var/lib/node_exporter/textfile sets; unset PLANET_OUT to print"
+    );
+    // The collect command's usage, not the top level's.
+    let output = planet(["collect", "--stdout", "--interval", "5s"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert_eq!(
+        first_line(&output),
+        "error: --interval is only used with --loop"
+    );
+    assert!(
+        stderr.contains("Usage: planet collect --out DIR [OPTIONS]"),
+        "{stderr}"
+    );
+}
+
+/// Not root, writing where it may, but with the default state path: the
+/// message says how to keep the state elsewhere.
+#[test]
+fn a_default_state_path_it_may_not_write_points_to_state_file() {
+    if unsafe { libc::geteuid() } != 0 {
+        return; // the test runs planet as nobody, which needs root
+    }
+    let Some(setpriv) = tool("setpriv", "util-linux") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    fs::set_permissions(out.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let output = Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", PLANET])
+        .args(["collect", "--no-resolve", "--out"])
+        .arg(out.path())
+        .env_remove("STATE_DIRECTORY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("planet: /var/lib/planet"), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            ": Permission denied (planet keeps its state there by default; pass --state-file PATH to keep it elsewhere)\n"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(list_dir(out.path()), Vec::<String>::new());
+}

@@ -88,7 +88,24 @@ fn a_source_that_is_down_is_wrap_up_zero_and_the_run_goes_on() {
     fs::write(&rules, readme_rules(serve(POSTGRES_PAGE), closed)).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = port_of(listener.local_addr());
-    let text = collect_stdout(&["--wrap", rules.to_str().unwrap()]);
+    let output = planet(["collect", "--stdout", "--no-resolve", "--wrap"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    // Said once, on the line of the source in the rules file.
+    let latest = readme_rules(1, 2)
+        .lines()
+        .position(|l| l.contains("name = \"latest\""))
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "planet: warning: wrap source at line {latest} is down: http://127.0.0.1:{closed}/"
+        )) && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
     assert_eq!(
         wrap_lines(&text),
         [
@@ -107,8 +124,45 @@ fn a_source_that_is_down_is_wrap_up_zero_and_the_run_goes_on() {
     assert_eq!(check.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&check.stderr);
     assert!(
-        stderr.starts_with("planet: warning: source latest: http://127.0.0.1:"),
+        stderr.starts_with(&format!(
+            "planet: warning: wrap source at line {latest} is down: http://127.0.0.1:{closed}/"
+        )),
         "{stderr}"
+    );
+}
+
+/// A misspelled metric name in `select` is said, not silently empty.
+#[test]
+fn wrap_check_says_which_rule_matches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("wrap.toml");
+    let text = readme_rules(serve(POSTGRES_PAGE), serve(LATEST_PAGE))
+        .replace("select = \"pg_static\"", "select = \"pg_statc\"");
+    let line = text
+        .lines()
+        .position(|l| l.contains("pg_statc"))
+        .map(|select| {
+            // The rule starts at its [[rule]] header, above `select`.
+            text.lines()
+                .take(select)
+                .filter(|l| l.starts_with("[[rule]]"))
+                .count()
+        })
+        .unwrap();
+    assert_eq!(line, 1, "the first rule is the one misspelled");
+    let header = text
+        .lines()
+        .position(|l| l.starts_with("[[rule]]"))
+        .unwrap()
+        + 1;
+    fs::write(&rules, text).unwrap();
+    let check = planet(["wrap", "check"]).arg(&rules).output().unwrap();
+    assert_eq!(check.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&check.stderr),
+        format!(
+            "planet: warning: wrap rule at line {header}: select matches no sample of its source\n"
+        )
     );
 }
 
