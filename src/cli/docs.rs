@@ -167,7 +167,12 @@ mod tests {
             let roff = family.replace('-', "\\-");
             assert!(page.contains(&roff), "{family} is not in the man page");
         }
-        for command in ["planet collect", "planet wrap check", "planet completions", "planet man"] {
+        for command in [
+            "planet collect",
+            "planet wrap check",
+            "planet completions",
+            "planet man",
+        ] {
             assert!(page.contains(&format!("\\fB{command}\\fR")), "{command}");
         }
     }
