@@ -15,6 +15,11 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "common/measure.rs"]
+mod measure;
+
+use measure::{measure, median, Measure};
+
 const PLANET: &str = env!("CARGO_BIN_EXE_planet");
 /// Connections per worker: both ends live in the worker, so 2 fds each.
 const PER_WORKER: usize = 4000;
@@ -104,44 +109,6 @@ fn start_workers(n: usize) -> Vec<Child> {
         workers.push(child);
     }
     workers
-}
-
-struct Measure {
-    wall: Duration,
-    max_rss_kib: i64,
-}
-
-/// Runs a command to completion (output discarded) and reads its peak RSS.
-// The child is reaped by wait4, which std cannot see, to get its rusage.
-#[allow(clippy::zombie_processes)]
-fn measure(program: &str, args: &[&str]) -> Measure {
-    let start = Instant::now();
-    let child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut status = 0;
-    // SAFETY: rusage is plain data filled by the kernel.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = start.elapsed();
-    assert_eq!(rc, pid, "wait4");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{program} failed"
-    );
-    Measure {
-        wall,
-        max_rss_kib: usage.ru_maxrss,
-    }
-}
-
-fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
-    values.sort();
-    values[values.len() / 2]
 }
 
 fn bench(n: usize) {

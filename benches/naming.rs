@@ -9,13 +9,19 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "common/measure.rs"]
+mod measure;
+#[path = "common/netns.rs"]
+mod netns;
+
+use measure::{measure, median, Measure};
+use netns::{in_own_netns, run};
 
 const PLANET: &str = env!("CARGO_BIN_EXE_planet");
 const PEERS: u32 = 1000;
 const ROUNDS: usize = 7;
-/// Set in the re-executed bench, inside its namespace.
-const INSIDE: &str = "PLANET_BENCH_IN_NETNS";
 
 fn peer(i: u32) -> Ipv6Addr {
     Ipv6Addr::from(u128::from("fd00::b:10".parse::<Ipv6Addr>().unwrap()) + u128::from(i))
@@ -27,66 +33,35 @@ fn planet<const N: usize>(args: [&str; N]) -> Command {
     command
 }
 
-/// Runs `program args`, true if it succeeded.
-fn run(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// This bench again, inside a new network namespace with loopback up.
-fn reexec_in_own_netns() {
-    let me = std::env::current_exe().unwrap();
-    let status = Command::new("unshare")
-        .arg("-n")
-        .arg(me)
-        .args(std::env::args().skip(1))
-        .env(INSIDE, "1")
-        .status();
-    if !status.is_ok_and(|s| s.success()) {
-        println!(
-            "SKIPPED: cannot run in a network namespace of its own (root and unshare(1) needed)"
-        );
-    }
-}
-
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
-}
-
-fn time_run(args: &[&str], before_each: impl Fn()) -> Duration {
-    let runs = (0..ROUNDS)
+/// Medians of wall time and peak RSS over ROUNDS runs.
+fn time_run(args: &[&str], before_each: impl Fn()) -> Measure {
+    let args: Vec<&str> = ["collect", "--stdout"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    let runs: Vec<Measure> = (0..ROUNDS)
         .map(|_| {
             before_each();
-            let start = Instant::now();
-            let output = planet(["collect", "--stdout"]).args(args).output().unwrap();
-            let took = start.elapsed();
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            took
+            measure(PLANET, &args)
         })
         .collect();
-    median(runs)
+    Measure {
+        wall: median(runs.iter().map(|m| m.wall).collect()),
+        max_rss_kib: median(runs.iter().map(|m| m.max_rss_kib).collect()),
+    }
 }
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` probing
     }
-    if std::env::var_os(INSIDE).is_none() {
-        return reexec_in_own_netns();
+    if !in_own_netns() {
+        return;
     }
-    let ready = run("ip", &["link", "set", "lo", "up"])
-        && run(
-            "ip",
-            &["-6", "route", "add", "local", "fd00::b:0/112", "dev", "lo"],
-        )
-        && std::fs::write("/proc/sys/net/ipv6/ip_nonlocal_bind", "1").is_ok();
+    let ready = run(
+        "ip",
+        &["-6", "route", "add", "local", "fd00::b:0/112", "dev", "lo"],
+    ) && std::fs::write("/proc/sys/net/ipv6/ip_nonlocal_bind", "1").is_ok();
     if !ready || !run("dnsmasq", &["--version"]) {
         println!("SKIPPED: needs ip (iproute2) and dnsmasq (dnsmasq-base)");
         return;
@@ -202,8 +177,8 @@ fn main() {
             || {},
         );
 
-        println!("| 1,000 peers | wall median |");
-        println!("|---|---:|");
+        println!("| 1,000 peers | wall median | peak RSS median |");
+        println!("|---|---:|---:|");
         for (label, took) in [
             ("`--no-resolve`", baseline),
             ("reverse DNS, cold cache (1,001 PTR queries)", cold),
@@ -213,7 +188,11 @@ fn main() {
                 with_inventory,
             ),
         ] {
-            println!("| {label} | {:.1} ms |", took.as_secs_f64() * 1e3);
+            println!(
+                "| {label} | {:.1} ms | {:.1} MiB |",
+                took.wall.as_secs_f64() * 1e3,
+                took.max_rss_kib as f64 / 1024.0
+            );
         }
         println!(
             "inventory file: {:.1} MiB",

@@ -13,10 +13,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+
+#[path = "common/measure.rs"]
+mod measure;
+#[path = "common/netns.rs"]
+mod netns;
+
+use measure::{measure, median, Measure};
+use netns::{in_own_netns, run};
 
 const PLANET: &str = env!("CARGO_BIN_EXE_planet");
-const INSIDE: &str = "PLANET_BENCH_IN_NETNS";
 const WORKER: &str = "PLANET_BENCH_PEERS_WORKER";
 const PER_WORKER: usize = 10_000;
 
@@ -27,27 +33,17 @@ fn main() {
     if let Ok(spec) = std::env::var(WORKER) {
         return worker(&spec);
     }
-    if std::env::var_os(INSIDE).is_none() {
-        let status = Command::new("unshare")
-            .arg("-n")
-            .arg(std::env::current_exe().unwrap())
-            .args(std::env::args().skip(1))
-            .env(INSIDE, "1")
-            .status();
-        if !status.is_ok_and(|s| s.success()) {
-            println!("SKIPPED: needs a network namespace of its own (root, unshare(1))");
-        }
+    if !in_own_netns() {
         return;
     }
     let n: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(65_537);
-    let ready = run("ip", &["link", "set", "lo", "up"])
-        && run(
-            "ip",
-            &["-6", "route", "add", "local", "fd00::/96", "dev", "lo"],
-        );
+    let ready = run(
+        "ip",
+        &["-6", "route", "add", "local", "fd00::/96", "dev", "lo"],
+    ) && std::fs::write("/proc/sys/net/ipv6/ip_nonlocal_bind", "1").is_ok();
     assert!(ready, "ip(8) could not set up the namespace");
     let workers = start_workers(n);
 
@@ -62,7 +58,7 @@ fn main() {
         let state = dir.path().join("planet.state");
         let state_arg = state.to_str().unwrap();
         for run in ["first run", "second run"] {
-            let (wall, rss) = measure(
+            let m = measure(
                 program,
                 &[
                     "collect",
@@ -75,30 +71,32 @@ fn main() {
             let size = std::fs::metadata(&state).map_or(0, |m| m.len());
             println!(
                 "| {label}, {run} | {:.0} ms | {:.1} MiB | {:.2} MiB |",
-                wall.as_secs_f64() * 1e3,
-                rss as f64 / 1024.0,
+                m.wall.as_secs_f64() * 1e3,
+                m.max_rss_kib as f64 / 1024.0,
                 size as f64 / (1024.0 * 1024.0)
             );
         }
         let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let dns = silent.local_addr().unwrap().to_string();
-        let (wall, rss) = measure(
-            program,
-            &[
-                "collect",
-                "--stdout",
-                "--max-peers",
-                max_peers,
-                "--dns-server",
-                &dns,
-                "--dns-timeout",
-                "3s",
-            ],
-        );
+        let args = [
+            "collect",
+            "--stdout",
+            "--max-peers",
+            max_peers,
+            "--dns-server",
+            &dns,
+            "--dns-timeout",
+            "3s",
+        ];
+        let runs: Vec<_> = (0..3).map(|_| measure(program, &args)).collect();
+        let m = Measure {
+            wall: median(runs.iter().map(|m| m.wall).collect()),
+            max_rss_kib: median(runs.iter().map(|m| m.max_rss_kib).collect()),
+        };
         println!(
-            "| {label}, silent DNS, 3s budget, --max-peers {max_peers} | {:.0} ms | {:.1} MiB | |",
-            wall.as_secs_f64() * 1e3,
-            rss as f64 / 1024.0
+            "| {label}, silent DNS, 3s budget, --max-peers {max_peers} (median of 3) | {:.0} ms | {:.1} MiB | |",
+            m.wall.as_secs_f64() * 1e3,
+            m.max_rss_kib as f64 / 1024.0
         );
     }
     for mut worker in workers {
@@ -107,23 +105,18 @@ fn main() {
     }
 }
 
-fn run(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Holds the connected UDP sockets `from..to` until stdin closes.
 fn worker(spec: &str) {
     let (from, to) = spec.split_once('-').unwrap();
     let (from, to): (u32, u32) = (from.parse().unwrap(), to.parse().unwrap());
+    let base = 0xfd00_0000_0000_0000_0000_0000_0000_0000u128;
+    // Peers from fd00::1:0 up; this worker's own address above them all:
+    // one address has too few ports for 65,537 sockets.
+    let local = std::net::Ipv6Addr::from(base + 0xf_0000 + u128::from(from));
     let held: Vec<std::net::UdpSocket> = (from..to)
         .map(|i| {
-            let socket = std::net::UdpSocket::bind("[::1]:0").unwrap();
-            let peer = std::net::Ipv6Addr::from(
-                0xfd00_0000_0000_0000_0000_0000_000d_0000u128 + u128::from(i),
-            );
+            let socket = std::net::UdpSocket::bind((local, 0)).unwrap();
+            let peer = std::net::Ipv6Addr::from(base + 0x1_0000 + u128::from(i));
             socket.connect((peer, 9)).unwrap();
             socket
         })
@@ -152,27 +145,4 @@ fn start_workers(n: usize) -> Vec<Child> {
             child
         })
         .collect()
-}
-
-/// Wall time and peak RSS (KiB) of one run, which must succeed.
-// The child is reaped by wait4, which std cannot see, to get its rusage.
-#[allow(clippy::zombie_processes)]
-fn measure(program: &str, args: &[&str]) -> (Duration, i64) {
-    let started = Instant::now();
-    let child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut status = 0;
-    // SAFETY: rusage is plain data filled by the kernel; the child is ours.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{program} failed"
-    );
-    (started.elapsed(), usage.ru_maxrss)
 }

@@ -6,15 +6,11 @@ use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::testenv::*;
-
-fn stderr_of(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn assert_no_panic(output: &Output) {
     assert!(
@@ -287,12 +283,6 @@ fn every_byte_in_process_names_gives_output_promtool_and_node_exporter_accept() 
         .filter(|l| l.starts_with("planet_serving{"))
         .count();
     assert!(served >= ports.len(), "{metrics}");
-}
-
-fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    fs::write(&path, data).unwrap();
-    path
 }
 
 #[test]

@@ -19,10 +19,6 @@ fn mkfifo(path: &Path) {
     assert!(status.success(), "mkfifo {}", path.display());
 }
 
-fn stderr_of(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 /// One line on stderr that starts with the path, exit 1.
 fn assert_refused(output: &Output, path: &Path, why: &str) {
     let stderr = stderr_of(output);
@@ -203,11 +199,7 @@ fn a_source_answering_a_redirect_is_down() {
 #[test]
 fn no_message_quotes_a_file_planet_was_pointed_at() {
     let dir = tempfile::tempdir().unwrap();
-    let file = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        fs::write(&path, text).unwrap();
-        path
-    };
+    let file = |name: &str, text: &str| write_file(dir.path(), name, text.as_bytes());
     let secret = "root:$6$s4lt$very-secret-hash";
     // Shapes of secrets that parse a little way in each format.
     let shadow = file("shadow", &format!("{secret}:19000:0:99999:7:::\n"));

@@ -64,10 +64,6 @@ fn node_exporter_reads_the_file() {
     );
 }
 
-fn stderr_of(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 #[test]
 fn without_a_destination_it_says_to_pass_one() {
     let output = planet(["collect"]).output().unwrap();

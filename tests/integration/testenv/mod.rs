@@ -180,6 +180,18 @@ pub fn collect_stdout(extra: &[&str]) -> String {
     previous
 }
 
+/// What a run said on stderr, as text.
+pub fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Writes `data` to `dir/name` and returns the path.
+pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, data).expect("write a test file");
+    path
+}
+
 pub fn assert_success(output: &Output) {
     assert!(
         output.status.success() && output.stderr.is_empty(),

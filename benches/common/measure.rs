@@ -1,0 +1,43 @@
+//! Timing one run of a program as the kernel accounts for it: wall time,
+//! and peak RSS from `wait4`, which std's `wait` does not return.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Measure {
+    pub wall: Duration,
+    pub max_rss_kib: i64,
+}
+
+/// Runs a command to completion (output discarded), which must succeed.
+// The child is reaped by wait4, which std cannot see, to get its rusage.
+#[allow(clippy::zombie_processes)]
+pub fn measure(program: &str, args: &[&str]) -> Measure {
+    let start = Instant::now();
+    let child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut status = 0;
+    // SAFETY: rusage is plain data filled by the kernel; the child is ours.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(rc, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{program} failed"
+    );
+    Measure {
+        wall,
+        max_rss_kib: usage.ru_maxrss,
+    }
+}
+
+pub fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
+    values.sort();
+    values[values.len() / 2]
+}
