@@ -82,7 +82,7 @@ _planet() {
             return 0
             ;;
         planet__subcmd__collect)
-            opts="-h -V --out --stdout --file-name --loop --interval --state-file --forget-after --max-peers --exclude-peer --inventory --no-resolve --dns-server --dns-timeout --wrap --collector --no-collector --help --version"
+            opts="-h -V --out --stdout --netns --file-name --loop --interval --state-file --forget-after --max-peers --exclude-peer --inventory --no-resolve --dns-server --dns-timeout --wrap --collector --no-collector --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -90,6 +90,10 @@ _planet() {
             case "${prev}" in
                 --out)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns)
+                    COMPREPLY=($(compgen -W "all own" -- "${cur}"))
                     return 0
                     ;;
                 --file-name)
@@ -133,11 +137,11 @@ _planet() {
                     return 0
                     ;;
                 --collector)
-                    COMPREPLY=($(compgen -W "serving dependencies process_sockets wrap" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "serving dependencies process_sockets host wrap" -- "${cur}"))
                     return 0
                     ;;
                 --no-collector)
-                    COMPREPLY=($(compgen -W "serving dependencies process_sockets wrap" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "serving dependencies process_sockets host wrap" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -32,6 +32,8 @@ complete -c planet -n "__fish_planet_needs_command" -f -a "completions" -d 'Prin
 complete -c planet -n "__fish_planet_needs_command" -f -a "man" -d 'Print the man page (roff), e.g. `planet man | man -l -`'
 complete -c planet -n "__fish_planet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c planet -n "__fish_planet_using_subcommand collect" -l out -d 'Write DIR/planet.prom atomically (node_exporter\'s --collector.textfile.directory)' -r -F
+complete -c planet -n "__fish_planet_using_subcommand collect" -l netns -d 'Which network namespaces to read: every one some process lives in (containers included), or planet\'s own only' -r -f -a "all\t'Every namespace some process lives in: a container host seen whole'
+own\t'planet\'s own only (a host whose containers are watched otherwise)'"
 complete -c planet -n "__fish_planet_using_subcommand collect" -l file-name -d 'Name of the file written in the --out directory; must end in .prom' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l interval -d 'Time between two collections with --loop (e.g. 500ms, 15s, 1m; at most 1d) [default: 15s]' -r
 complete -c planet -n "__fish_planet_using_subcommand collect" -l state-file -d 'Where counters persist between runs [default: $STATE_DIRECTORY/planet.state under systemd, else /var/lib/planet/planet.state with --out; none with --stdout]' -r -F
@@ -45,15 +47,17 @@ complete -c planet -n "__fish_planet_using_subcommand collect" -l wrap -d 'Scrap
 complete -c planet -n "__fish_planet_using_subcommand collect" -l collector -d 'Run only this collector (repeatable); the others are off' -r -f -a "serving\t''
 dependencies\t''
 process_sockets\t''
+host\t''
 wrap\t''"
 complete -c planet -n "__fish_planet_using_subcommand collect" -l no-collector -d 'Switch this collector off (repeatable)' -r -f -a "serving\t''
 dependencies\t''
 process_sockets\t''
+host\t''
 wrap\t''"
 complete -c planet -n "__fish_planet_using_subcommand collect" -l stdout -d 'Print the exposition to standard output instead of writing a file'
 complete -c planet -n "__fish_planet_using_subcommand collect" -l loop -d 'Keep collecting every --interval until SIGTERM or SIGINT'
 complete -c planet -n "__fish_planet_using_subcommand collect" -l no-resolve -d 'Do not ask DNS for peer names'
-complete -c planet -n "__fish_planet_using_subcommand collect" -s h -l help -d 'Print help'
+complete -c planet -n "__fish_planet_using_subcommand collect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c planet -n "__fish_planet_using_subcommand collect" -s V -l version -d 'Print version'
 complete -c planet -n "__fish_planet_using_subcommand wrap; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
 complete -c planet -n "__fish_planet_using_subcommand wrap; and not __fish_seen_subcommand_from check help" -s V -l version -d 'Print version'

@@ -31,6 +31,8 @@ _planet() {
             (collect)
 _arguments "${_arguments_options[@]}" : \
 '--out=[Write DIR/planet.prom atomically (node_exporter'\''s --collector.textfile.directory)]:DIR:_files' \
+'--netns=[Which network namespaces to read\: every one some process lives in (containers included), or planet'\''s own only]:WHICH:((all\:"Every namespace some process lives in\: a container host seen whole"
+own\:"planet'\''s own only (a host whose containers are watched otherwise)"))' \
 '--file-name=[Name of the file written in the --out directory; must end in .prom]:NAME:_default' \
 '--interval=[Time between two collections with --loop (e.g. 500ms, 15s, 1m; at most 1d) \[default\: 15s\]]:DURATION:_default' \
 '--state-file=[Where counters persist between runs \[default\: \$STATE_DIRECTORY/planet.state under systemd, else /var/lib/planet/planet.state with --out; none with --stdout\]]:PATH:_files' \
@@ -41,13 +43,13 @@ _arguments "${_arguments_options[@]}" : \
 '--dns-server=[Ask this DNS server (port 53 unless given) instead of /etc/resolv.conf'\''s]:ADDR[:PORT]:_default' \
 '--dns-timeout=[Time budget for all reverse DNS look-ups of one run (at most 1m)]:DURATION:_default' \
 '--wrap=[Scrape other local exporters and reshape their metrics by the rules in this TOML file (see \`planet wrap check\`)]:FILE:_files' \
-'*--collector=[Run only this collector (repeatable); the others are off]:NAME:(serving dependencies process_sockets wrap)' \
-'*--no-collector=[Switch this collector off (repeatable)]:NAME:(serving dependencies process_sockets wrap)' \
+'*--collector=[Run only this collector (repeatable); the others are off]:NAME:(serving dependencies process_sockets host wrap)' \
+'*--no-collector=[Switch this collector off (repeatable)]:NAME:(serving dependencies process_sockets host wrap)' \
 '--stdout[Print the exposition to standard output instead of writing a file]' \
 '--loop[Keep collecting every --interval until SIGTERM or SIGINT]' \
 '(--dns-server)--no-resolve[Do not ask DNS for peer names]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0

@@ -1,49 +1,183 @@
 //! Stage 2, the snapshot: one run's view of the host, built once from the
 //! kernel's answers and never changed afterwards. Every later stage reads
 //! it; none writes it, so the order in which collectors run cannot matter.
+//!
+//! The view covers every network namespace some process lives in, not only
+//! planet's own: on a container host most sockets are in containers'
+//! namespaces. Each is read from a thread that enters it (see
+//! [`crate::kernel::netns`]); one /proc walk maps the owners of all of them,
+//! since socket inodes are unique across namespaces.
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::ops::RangeInclusive;
+use std::os::fd::{AsFd, OwnedFd};
 
-use crate::error::Error;
-use crate::kernel::procmap::ProcessMap;
-use crate::kernel::sockdiag;
+use crate::error::{os_message, Error};
+use crate::kernel::census::{self, Census};
+use crate::kernel::procmap::{Owner, ProcessMap};
 use crate::kernel::socket::{state, Protocol, SockRecord};
 use crate::kernel::sysctl::{self, DEFAULT_EPHEMERAL, EPHEMERAL_PATH};
+use crate::kernel::{addresses, netns, sockdiag};
+
+/// One network namespace as this run saw it.
+#[derive(Debug)]
+pub struct Namespace {
+    /// An open `/proc/PID/ns/net` to enter it by (None for planet's own).
+    pub handle: Option<OwnedFd>,
+    /// Ports the kernel picks for clients there (a per-namespace setting).
+    pub ephemeral: RangeInclusive<u16>,
+    /// Its interfaces' addresses, loopback and link-local left out.
+    pub addresses: Vec<IpAddr>,
+    /// The IDs of the containers whose processes live there.
+    pub containers: Vec<String>,
+    /// The `container` label of a socket there that no process holds: its
+    /// container when exactly one lives there and nothing else, else
+    /// `bare`.
+    pub label: String,
+    /// The label of a socket there whose owner is in no container: `""` in
+    /// planet's own namespace, else `netns:<inode>`, so that two namespaces
+    /// never merge into one series.
+    pub bare: String,
+}
+
+/// Which network namespaces a run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Scope {
+    /// Every namespace some process lives in: a container host seen whole.
+    #[default]
+    All,
+    /// planet's own only (a host whose containers are watched otherwise).
+    Own,
+}
 
 pub struct Snapshot {
     /// The dump, or why it failed (every collector that needs it fails then).
     sockets: Result<Vec<SockRecord>, String>,
     pub processes: ProcessMap,
-    /// Ports the kernel picks for clients; a UDP socket bound in it is a client.
-    pub ephemeral: RangeInclusive<u16>,
+    /// Every namespace read, by inode.
+    pub namespaces: BTreeMap<u64, Namespace>,
+    /// planet's own network namespace.
+    pub own: u64,
     /// Problems worth one warning line each (not failures).
     pub warnings: Vec<String>,
 }
 
+/// What reading one namespace gave.
+struct Reading {
+    sockets: Result<Vec<SockRecord>, Error>,
+    ephemeral: Result<RangeInclusive<u16>, String>,
+    addresses: Vec<IpAddr>,
+}
+
+/// Reads the calling thread's namespace, whose inode is `inode`.
+fn read_namespace(inode: u64) -> Reading {
+    Reading {
+        sockets: sockdiag::dump_all(inode),
+        ephemeral: sysctl::ephemeral_range(),
+        // Addresses are for the graph: a namespace whose addresses cannot be
+        // listed still has its sockets read.
+        addresses: addresses::dump().unwrap_or_default(),
+    }
+}
+
 impl Snapshot {
-    /// Reads the kernel's socket tables and maps their owners, reusing the
-    /// previous run's map where it still fits (`--loop`).
-    pub fn take(previous: Option<ProcessMap>) -> Snapshot {
+    /// Reads the kernel's socket tables in every namespace and maps their
+    /// owners, reusing the previous run's map where it still fits (`--loop`).
+    pub fn take(previous: Option<ProcessMap>, scope: Scope) -> Snapshot {
         let mut warnings = Vec::new();
-        let ephemeral = sysctl::ephemeral_range().unwrap_or_else(|e| {
+        let own = netns::own().unwrap_or(0);
+        let mut census = Census::take();
+        if scope == Scope::Own {
+            census.namespaces.retain(|&inode, _| inode == own);
+        }
+        let mut readings: BTreeMap<u64, Reading> = BTreeMap::new();
+        readings.insert(own, read_namespace(own));
+        let mut skipped = 0;
+        let mut refused = None;
+        for (&inode, namespace) in census.namespaces.iter().filter(|(&i, _)| i != own) {
+            match netns::within(namespace.handle.as_fd(), || read_namespace(inode)) {
+                Ok(reading) => {
+                    readings.insert(inode, reading);
+                }
+                Err(e) => {
+                    skipped += 1;
+                    refused.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = refused {
             warnings.push(format!(
-                "{EPHEMERAL_PATH}: {e}; assuming {}-{}",
-                DEFAULT_EPHEMERAL.start(),
-                DEFAULT_EPHEMERAL.end()
+                "{skipped} network namespaces not read ({}; entering one needs CAP_SYS_ADMIN): their sockets are missing",
+                os_message(&e)
             ));
-            DEFAULT_EPHEMERAL
-        });
-        let sockets = sockdiag::dump_all().map_err(|e| e.to_string());
+        }
+
+        let mut sockets = Vec::new();
+        let mut failed = None;
+        let mut read = BTreeMap::new();
+        for (inode, reading) in readings {
+            let ephemeral = reading.ephemeral.unwrap_or_else(|e| {
+                if inode == own {
+                    warnings.push(format!(
+                        "{EPHEMERAL_PATH}: {e}; assuming {}-{}",
+                        DEFAULT_EPHEMERAL.start(),
+                        DEFAULT_EPHEMERAL.end()
+                    ));
+                }
+                DEFAULT_EPHEMERAL
+            });
+            match reading.sockets {
+                Ok(records) => sockets.extend(records),
+                // Without our own namespace's table the run has nothing to say.
+                Err(e) if inode == own => failed = Some(e.to_string()),
+                Err(e) => warnings.push(format!("network namespace {inode}: {e}")),
+            }
+            read.insert(inode, (ephemeral, reading.addresses));
+        }
+        let sockets = match failed {
+            Some(e) => Err(e),
+            None => Ok(sockets),
+        };
+
         let processes = match &sockets {
             Ok(records) => {
                 let inodes = records.iter().map(|r| r.inode);
                 match previous {
-                    Some(previous) => ProcessMap::reuse(previous, inodes),
-                    None => ProcessMap::scan(inodes),
+                    Some(previous) => ProcessMap::reuse(previous, inodes, &census),
+                    None => ProcessMap::scan(inodes, &census),
                 }
             }
             Err(_) => ProcessMap::default(),
         };
+
+        let mut lives = census.namespaces;
+        let mut namespaces = BTreeMap::new();
+        for (inode, (ephemeral, addresses)) in read {
+            let here = lives.remove(&inode);
+            let alone = here.as_ref().is_some_and(|n| n.containers.len() == 1);
+            let containers: Vec<String> = here
+                .as_ref()
+                .map(|n| n.containers.iter().flatten().cloned().collect())
+                .unwrap_or_default();
+            let bare = census::label(inode, None, own);
+            let label = match (alone, containers.as_slice()) {
+                (true, [id]) => id.clone(),
+                _ => bare.clone(),
+            };
+            let handle = here.map(|n| n.handle).filter(|_| inode != own);
+            namespaces.insert(
+                inode,
+                Namespace {
+                    handle,
+                    ephemeral,
+                    addresses,
+                    containers,
+                    label,
+                    bare,
+                },
+            );
+        }
         if processes.denied > 0 {
             if let Ok(records) = &sockets {
                 let unnamed = records
@@ -62,18 +196,30 @@ impl Snapshot {
         Snapshot {
             sockets,
             processes,
-            ephemeral,
+            namespaces,
+            own,
             warnings,
         }
     }
 
     /// A snapshot of the given sockets, without reading the kernel: for
     /// runs whose collectors do not need sockets, and for collectors' tests.
+    /// The sockets are taken to live in one namespace, planet's own.
     pub fn of(sockets: Vec<SockRecord>) -> Snapshot {
+        let own = sockets.first().map_or(0, |s| s.netns);
+        let namespace = Namespace {
+            handle: None,
+            ephemeral: DEFAULT_EPHEMERAL,
+            addresses: Vec::new(),
+            containers: Vec::new(),
+            label: String::new(),
+            bare: String::new(),
+        };
         Snapshot {
             sockets: Ok(sockets),
             processes: ProcessMap::default(),
-            ephemeral: DEFAULT_EPHEMERAL,
+            namespaces: BTreeMap::from([(own, namespace)]),
+            own,
             warnings: Vec::new(),
         }
     }
@@ -84,17 +230,38 @@ impl Snapshot {
             .map_err(|e| Error::Kernel(e.clone()))
     }
 
+    /// The `container` label of a socket: its owner's container; for an
+    /// owner in none, the socket's namespace (`""` for planet's own, else
+    /// `netns:<inode>`); for a socket no process holds, its namespace's
+    /// label. (The socket's namespace, not the owner's: a process may hold
+    /// sockets of several.)
+    pub fn container(&self, socket: &SockRecord) -> &str {
+        let namespace = self.namespaces.get(&socket.netns);
+        match self.processes.owner(socket.inode) {
+            Some(Owner {
+                container: Some(id),
+                ..
+            }) => id,
+            Some(_) => namespace.map_or("", |n| n.bare.as_str()),
+            None => namespace.map_or("", |n| n.label.as_str()),
+        }
+    }
+
     /// Whether a socket offers a service. TCP: LISTEN. UDP: bound and
-    /// unconnected, outside the ephemeral range (a socket there is a client
-    /// awaiting replies).
+    /// unconnected, outside its namespace's ephemeral range (a socket there
+    /// is a client awaiting replies).
     pub fn serves(&self, socket: &SockRecord) -> bool {
         match socket.protocol {
             Protocol::Tcp => socket.state == state::LISTEN,
             Protocol::Udp => {
+                let ephemeral = self
+                    .namespaces
+                    .get(&socket.netns)
+                    .map_or(DEFAULT_EPHEMERAL, |n| n.ephemeral.clone());
                 socket.state == state::CLOSE
                     && socket.remote_port == 0
                     && socket.local_port != 0
-                    && !self.ephemeral.contains(&socket.local_port)
+                    && !ephemeral.contains(&socket.local_port)
             }
         }
     }

@@ -2,9 +2,10 @@
 //! belongs to, and how many payload bytes it moved.
 //!
 //! A connection whose local port is one this host serves (same protocol, same
-//! address or a wildcard listener) is downstream: a peer depends on us, and the
-//! series' port is our serving port. Every other connection is upstream: we
-//! depend on the peer, and the port is the peer's.
+//! address or a wildcard listener, in the same network namespace) is
+//! downstream: a peer depends on us, and the series' port is our serving
+//! port. Every other connection is upstream: we depend on the peer, and the
+//! port is the peer's. A container's loopback connection is both, inside it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -38,6 +39,10 @@ pub struct SeriesKey {
     pub side: Side,
     pub protocol: Protocol,
     pub process: String,
+    /// The `container` label (see `Snapshot::container`); absent in state
+    /// files from before planet read other namespaces.
+    #[serde(default)]
+    pub container: String,
     /// None for the `other` series the state folds its smallest peers into
     /// (see `Counters::cap`).
     pub addr: Option<IpAddr>,
@@ -61,22 +66,26 @@ pub struct Payload {
     pub received: u64,
 }
 
+/// A service's bound address, process name and container label.
+type Listener = (IpAddr, String, String);
+
 /// The host's services, for telling downstream from upstream.
 pub struct Classifier {
-    /// (protocol, port) -> bound addresses and their process names.
-    services: HashMap<(Protocol, u16), Vec<(IpAddr, String)>>,
+    /// (namespace, protocol, port) -> its listeners.
+    services: HashMap<(u64, Protocol, u16), Vec<Listener>>,
 }
 
 impl Classifier {
     pub fn new(snapshot: &Snapshot, sockets: &[SockRecord]) -> Classifier {
-        let mut services: HashMap<(Protocol, u16), Vec<(IpAddr, String)>> = HashMap::new();
+        let mut services: HashMap<_, Vec<Listener>> = HashMap::new();
         for socket in sockets {
             if snapshot.serves(socket) {
                 let name = snapshot.processes.name(socket.inode).to_string();
+                let container = snapshot.container(socket).to_string();
                 let bound = services
-                    .entry((socket.protocol, socket.local_port))
+                    .entry((socket.netns, socket.protocol, socket.local_port))
                     .or_default();
-                bound.push((socket.local_addr, name));
+                bound.push((socket.local_addr, name, container));
                 // Deterministic choice among several listeners: sorted, first wins.
                 bound.sort();
             }
@@ -84,29 +93,43 @@ impl Classifier {
         Classifier { services }
     }
 
-    /// The service a local address and port belong to, and its process name.
-    fn service(&self, protocol: Protocol, addr: IpAddr, port: u16) -> Option<&str> {
-        let bound = self.services.get(&(protocol, port))?;
+    /// The service a local address and port belong to: its process name
+    /// and container label.
+    fn service(&self, socket: &SockRecord) -> Option<(&str, &str)> {
+        let key = (socket.netns, socket.protocol, socket.local_port);
+        let bound = self.services.get(&key)?;
+        let addr = socket.local_addr;
         bound
             .iter()
-            .find(|(a, _)| *a == addr)
-            .or_else(|| bound.iter().find(|(a, _)| covers(*a, addr)))
-            .map(|(_, name)| name.as_str())
+            .find(|(a, _, _)| *a == addr)
+            .or_else(|| bound.iter().find(|(a, _, _)| covers(*a, addr)))
+            .map(|(_, name, container)| (name.as_str(), container.as_str()))
     }
 
-    /// Classifies a socket with the name of its owner (`""` if unknown).
-    /// None for sockets that are not connections: listeners, unconnected UDP.
-    pub fn observe(&self, socket: &SockRecord, owner: &str) -> Option<Observation> {
+    /// Classifies a socket with the name and container label of its owner
+    /// (`""` and its namespace's label if unknown). None for sockets that
+    /// are not connections: listeners, unconnected UDP.
+    pub fn observe(
+        &self,
+        socket: &SockRecord,
+        owner: &str,
+        container: &str,
+    ) -> Option<Observation> {
         if socket.remote_port == 0 || socket.state == state::LISTEN {
             return None;
         }
-        let service = self.service(socket.protocol, socket.local_addr, socket.local_port);
-        let key = match service {
-            Some(listener) => SeriesKey {
+        let key = match self.service(socket) {
+            // A socket no process holds any more still belongs to the service.
+            Some((listener, listening)) => SeriesKey {
                 side: Side::Downstream,
                 protocol: socket.protocol,
-                // A socket no process holds any more still belongs to the service.
                 process: if owner.is_empty() { listener } else { owner }.to_string(),
+                container: if owner.is_empty() {
+                    listening
+                } else {
+                    container
+                }
+                .to_string(),
                 addr: Some(socket.remote_addr),
                 port: socket.local_port,
             },
@@ -114,6 +137,7 @@ impl Classifier {
                 side: Side::Upstream,
                 protocol: socket.protocol,
                 process: owner.to_string(),
+                container: container.to_string(),
                 addr: Some(socket.remote_addr),
                 port: socket.remote_port,
             },
@@ -190,6 +214,7 @@ mod tests {
             cookie: 1,
             inode: 1,
             uid: 0,
+            netns: 0,
             recv_queue: 0,
             send_queue: 0,
             bytes: Some(TcpBytes {
@@ -219,7 +244,7 @@ mod tests {
         };
         let sockets = vec![listener("10.0.0.1")];
         let classifier = Classifier::new(&Snapshot::of(sockets.clone()), &sockets);
-        let side = |local: &str| classifier.observe(&connection(local), "x").unwrap().key;
+        let side = |local: &str| classifier.observe(&connection(local), "x", "").unwrap().key;
         // To the served address: downstream, our port.
         assert_eq!(
             (side("10.0.0.1").side, side("10.0.0.1").port),
@@ -233,7 +258,10 @@ mod tests {
 
         let sockets = vec![listener("::")];
         let classifier = Classifier::new(&Snapshot::of(sockets.clone()), &sockets);
-        let key = classifier.observe(&connection("10.0.0.2"), "").unwrap().key;
+        let key = classifier
+            .observe(&connection("10.0.0.2"), "", "")
+            .unwrap()
+            .key;
         assert_eq!(key.side, Side::Downstream, "a :: listener serves IPv4 too");
         assert_eq!(key.process, "", "the listener's owner, unknown here");
     }

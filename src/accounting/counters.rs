@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::classify::{Classifier, Observation, Payload, SeriesKey, Side};
-use crate::kernel::socket::{Protocol, SockRecord};
+use crate::kernel::socket::SockRecord;
 use crate::snapshot::Snapshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -71,7 +71,8 @@ impl Counters {
         for socket in destroyed {
             let known = self.cookies.remove(&socket.cookie);
             // Opened and closed between two runs: no owner is left to name.
-            let Some(seen) = classifier.observe(socket, "") else {
+            let container = snapshot.container(socket);
+            let Some(seen) = classifier.observe(socket, "", container) else {
                 continue;
             };
             let (key, before) = match known {
@@ -92,7 +93,10 @@ impl Counters {
         let mut lingering = Vec::new();
         for socket in sockets {
             let owner = snapshot.processes.name(socket.inode);
-            let Some(Observation { key, open, payload }) = classifier.observe(socket, owner) else {
+            let container = snapshot.container(socket);
+            let Some(Observation { key, open, payload }) =
+                classifier.observe(socket, owner, container)
+            else {
                 continue;
             };
             if excluded(rules, key.addr) {
@@ -118,17 +122,13 @@ impl Counters {
         // TIME_WAIT has no owner and no counters: it only proves a recent
         // dependency. It keeps an existing series of that peer alive, or
         // creates one (gauge 0) if there is none.
-        let mut by_peer: HashMap<(Side, Protocol, Option<IpAddr>, u16), SeriesKey> = HashMap::new();
+        let peer = |k: &SeriesKey| (k.side, k.protocol, k.container.clone(), k.addr, k.port);
+        let mut by_peer: HashMap<_, SeriesKey> = HashMap::new();
         for key in self.series.keys() {
-            by_peer
-                .entry((key.side, key.protocol, key.addr, key.port))
-                .or_insert_with(|| key.clone());
+            by_peer.entry(peer(key)).or_insert_with(|| key.clone());
         }
         for key in lingering {
-            let key = by_peer
-                .get(&(key.side, key.protocol, key.addr, key.port))
-                .cloned()
-                .unwrap_or(key);
+            let key = by_peer.get(&peer(&key)).cloned().unwrap_or(key);
             self.series.entry(key).or_default().last_seen = rules.now;
         }
         // Cookies not seen again are closed; their growth is already counted.
@@ -165,7 +165,15 @@ impl Counters {
                 .then(a.0.cmp(b.0))
         });
         // Folding makes `other` series of its own: fold more until they fit.
-        let group = |k: &SeriesKey| (k.side, k.protocol, k.process.clone(), k.port);
+        let group = |k: &SeriesKey| {
+            (
+                k.side,
+                k.protocol,
+                k.process.clone(),
+                k.container.clone(),
+                k.port,
+            )
+        };
         let existing: HashSet<_> = self
             .series
             .keys()
@@ -245,12 +253,14 @@ fn add_growth(totals: &mut Totals, before: Payload, now: Payload) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::socket::Protocol;
 
     fn key(addr: &str) -> SeriesKey {
         SeriesKey {
             side: Side::Upstream,
             protocol: Protocol::Tcp,
             process: "p".into(),
+            container: String::new(),
             addr: Some(addr.parse().unwrap()),
             port: 80,
         }

@@ -15,6 +15,7 @@ pub struct Row {
     pub side: Side,
     pub protocol: Protocol,
     pub process: String,
+    pub container: String,
     pub peer: Option<IpAddr>,
     pub port: u16,
 }
@@ -36,7 +37,7 @@ impl RowTotals {
 
 /// Keeps the `max_peers` peers of each side with the most bytes (ties: the
 /// lower address) and folds the others into one `other` peer per
-/// (protocol, process, port). Returns the rows and how many peers each side
+/// (protocol, process, container, port). Returns the rows and how many peers each side
 /// folded.
 pub fn fold(
     series: &BTreeMap<SeriesKey, Totals>,
@@ -67,6 +68,7 @@ pub fn fold(
                 side: key.side,
                 protocol: key.protocol,
                 process: key.process.clone(),
+                container: key.container.clone(),
                 peer: key.addr.filter(|addr| kept.contains(addr)),
                 port: key.port,
             };
@@ -86,6 +88,7 @@ mod tests {
             side: Side::Upstream,
             protocol: Protocol::Tcp,
             process: "p".into(),
+            container: String::new(),
             addr: Some(addr.parse().unwrap()),
             port: 80,
         };

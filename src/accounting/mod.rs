@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,7 +22,8 @@ use ipnet::IpNet;
 
 use crate::error::Error;
 use crate::kernel::destroy::DestroyFeed;
-use crate::kernel::sysctl;
+use crate::kernel::socket::SockRecord;
+use crate::kernel::{netns, sysctl};
 use crate::naming::{Lookups, Namer, Peer};
 use crate::snapshot::Snapshot;
 
@@ -73,7 +75,8 @@ pub struct Accounting {
     options: Options,
     state: State,
     file: Option<StateFile>,
-    feed: Option<DestroyFeed>,
+    /// With `--loop`: one feed of closed connections per namespace.
+    feeds: Option<BTreeMap<u64, DestroyFeed>>,
     namer: Namer,
 }
 
@@ -91,7 +94,7 @@ impl Accounting {
             options,
             state: State::default(),
             file: None,
-            feed: None,
+            feeds: None,
             namer,
         };
         if let Some(path) = state_path {
@@ -112,8 +115,9 @@ impl Accounting {
         }
         state.boot_id = boot;
         if follow_closes {
-            match DestroyFeed::start() {
-                Ok(feed) => accounting.feed = Some(feed),
+            let own = netns::own().unwrap_or(0);
+            match DestroyFeed::start(own, None) {
+                Ok(feed) => accounting.feeds = Some(BTreeMap::from([(own, feed)])),
                 Err(e) => warnings.push(format!(
                     "sock_diag destroy notifications: {}; connections that close between two runs lose their last bytes",
                     crate::error::os_message(&e)
@@ -128,11 +132,7 @@ impl Accounting {
     /// the snapshot has no sockets (the collectors report the dump's failure).
     pub fn account(&mut self, snapshot: &Snapshot, now: u64) -> Option<Accounted> {
         let sockets = snapshot.sockets().ok()?;
-        let destroyed = self
-            .feed
-            .as_ref()
-            .map(DestroyFeed::take)
-            .unwrap_or_default();
+        let destroyed = self.follow_closes(snapshot);
         let rules = Rules {
             now,
             forget_after: self.options.forget_after.as_secs(),
@@ -159,8 +159,34 @@ impl Accounting {
             names,
             folded,
             dns_lookups: self.namer.resolves().then_some(state.dns.lookups),
-            destroy_lost: self.feed.as_ref().map(DestroyFeed::lost),
+            destroy_lost: self.feeds.as_ref().map(|feeds| {
+                feeds
+                    .values()
+                    .fold(0u64, |sum, feed| sum.saturating_add(feed.lost()))
+            }),
         })
+    }
+
+    /// The connections closed since the last run in every namespace, and
+    /// the feeds kept in step with the snapshot's namespaces: one started
+    /// for each new namespace, one stopped for each gone (after taking what
+    /// it had). A namespace that cannot be entered has no feed; the
+    /// snapshot has already said so.
+    fn follow_closes(&mut self, snapshot: &Snapshot) -> Vec<SockRecord> {
+        let Some(feeds) = &mut self.feeds else {
+            return Vec::new();
+        };
+        for (inode, namespace) in &snapshot.namespaces {
+            if let (false, Some(handle)) = (feeds.contains_key(inode), &namespace.handle) {
+                if let Ok(feed) = DestroyFeed::start(*inode, Some(handle.as_fd())) {
+                    feeds.insert(*inode, feed);
+                }
+            }
+        }
+        let destroyed: Vec<SockRecord> = feeds.values().flat_map(DestroyFeed::take).collect();
+        let own = snapshot.own;
+        feeds.retain(|inode, _| *inode == own || snapshot.namespaces.contains_key(inode));
+        destroyed
     }
 
     /// Persists the counters, if this run keeps a state file.

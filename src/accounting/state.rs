@@ -278,6 +278,7 @@ mod tests {
             side: Side::Upstream,
             protocol: Protocol::Tcp,
             process: "we\"ird\n".into(),
+            container: "netns:4026532000".into(),
             addr: Some("::1".parse().unwrap()),
             port: 6379,
         };

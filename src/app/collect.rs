@@ -41,7 +41,7 @@ pub fn collect(args: CollectArgs) -> Result<(), Error> {
     let interval = args.interval.unwrap_or(DEFAULT_INTERVAL);
 
     let collectors = collectors::enabled(args.collectors, &reserved_families())?;
-    let mut runner = Runner::new(collectors, destination, repeat);
+    let mut runner = Runner::new(collectors, args.netns, destination, repeat);
     if runner.needs() >= Needs::Accounting {
         // The inventory is checked before the state is locked or anything
         // is written: a bad one fails the run and leaves every file as it was.

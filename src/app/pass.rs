@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::exposition::{render, Family};
 use crate::kernel::procmap::ProcessMap;
 use crate::output::textfile;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Scope, Snapshot};
 
 /// node_exporter runs as its own user and must be able to read the file.
 const OUTPUT_MODE: u32 = 0o644;
@@ -27,6 +27,8 @@ pub enum Destination {
 
 pub struct Runner {
     collectors: Vec<Enabled>,
+    /// Which network namespaces each snapshot reads.
+    scope: Scope,
     accounting: Option<Accounting>,
     destination: Destination,
     repeat: bool,
@@ -39,9 +41,15 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(collectors: Vec<Enabled>, destination: Destination, repeat: bool) -> Runner {
+    pub fn new(
+        collectors: Vec<Enabled>,
+        scope: Scope,
+        destination: Destination,
+        repeat: bool,
+    ) -> Runner {
         Runner {
             collectors,
+            scope,
             accounting: None,
             destination,
             repeat,
@@ -84,7 +92,7 @@ impl Runner {
     fn families(&mut self) -> Vec<Family> {
         let started = Instant::now();
         let snapshot = match self.needs() >= Needs::Sockets {
-            true => Snapshot::take(self.processes.take()),
+            true => Snapshot::take(self.processes.take(), self.scope),
             false => Snapshot::of(Vec::new()),
         };
         let now = unix_now();
@@ -212,6 +220,7 @@ mod tests {
                 // Writes a family it did not declare.
                 enabled("sloppy", Box::new(Fine("planet_test_other"))),
             ],
+            Scope::All,
             Destination::Stdout,
             false,
         );

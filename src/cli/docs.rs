@@ -65,13 +65,13 @@ const SYNOPSIS: &str = r#".SH SYNOPSIS
 
 const SECTIONS: &str = r#".SH METRICS
 .TP
-\fBplanet_serving\fR{protocol,name,addr,port}
+\fBplanet_serving\fR{protocol,name,container,addr,port}
 1 for each service: TCP sockets in LISTEN, bound unconnected UDP sockets outside the ephemeral port range.
 .TP
 \fBplanet_serving_backlog\fR, \fBplanet_serving_backlog_max\fR
 Current and maximum accept queue of a TCP service (ss \-lt Recv\-Q/Send\-Q), summed over an SO_REUSEPORT group.
 .TP
-\fBplanet_upstream\fR, \fBplanet_downstream\fR{protocol,process,name,domain,addr,port}
+\fBplanet_upstream\fR, \fBplanet_downstream\fR{protocol,process,container,name,domain,addr,port}
 Open connections to a peer this host depends on, and from a peer that depends on it.
 .TP
 \fBplanet_upstream_bytes_total\fR, \fBplanet_downstream_bytes_total\fR{...,direction}
@@ -83,14 +83,22 @@ Peers beyond \fB\-\-max\-peers\fR (or the state's cap) folded into name="other".
 \fBplanet_dns_lookups_total\fR{result}
 Reverse DNS look\-ups of peers by result (hit, answered, nxdomain, timeout, error); not with \fB\-\-no\-resolve\fR.
 .TP
-\fBplanet_process_sockets\fR{process,protocol,state}
+\fBplanet_process_sockets\fR{process,container,protocol,state}
 Open sockets per owning process, protocol and state (the \fBprocess_sockets\fR collector).
+.TP
+\fBplanet_address\fR{addr,container}
+Every address on an interface of the host (container="") and of each container's network namespace, loopback and link\-local left out.
+.TP
+\fBplanet_host_info\fR{hostname}, \fBplanet_network_namespaces\fR
+The host's name; the network namespaces whose sockets were read.
 .TP
 \fBplanet_wrap_up\fR{source}
 1 if a \fB\-\-wrap\fR source answered with a page planet could parse, else 0; the rules' own families follow.
 .TP
 \fBplanet_build_info\fR, \fBplanet_collector_success\fR, \fBplanet_collector_duration_seconds\fR, \fBplanet_snapshot_duration_seconds\fR, \fBplanet_collect_timestamp_seconds\fR
 Self\-observation; with \fB\-\-loop\fR also \fBplanet_loop_failures_total\fR and \fBplanet_destroy_events_lost_total\fR.
+.PP
+\fBcontainer\fR is the full container ID from the owning process's cgroup path (Docker, containerd, CRI\-O, Podman, Kubernetes), "" on the host, or netns:\fIINODE\fR for another network namespace without a container.
 .SH COMMANDS
 .TP
 \fBcollect\fR

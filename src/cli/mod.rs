@@ -14,6 +14,7 @@ use ipnet::IpNet;
 use crate::accounting;
 use crate::collectors;
 use crate::naming::Resolve;
+use crate::snapshot::Scope;
 
 pub mod docs;
 
@@ -69,6 +70,11 @@ pub struct CollectArgs {
     /// Print the exposition to standard output instead of writing a file.
     #[arg(long)]
     pub stdout: bool,
+
+    /// Which network namespaces to read: every one some process lives in
+    /// (containers included), or planet's own only.
+    #[arg(long, value_name = "WHICH", value_enum, default_value_t = Scope::All)]
+    pub netns: Scope,
 
     /// Name of the file written in the --out directory; must end in .prom.
     #[arg(long, value_name = "NAME", default_value = "planet.prom", value_parser = parse_file_name)]

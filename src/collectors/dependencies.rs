@@ -65,6 +65,7 @@ impl Collector for Dependencies {
                 let labels = [
                     ("protocol", row.protocol.as_str()),
                     ("process", row.process.as_str()),
+                    ("container", row.container.as_str()),
                     ("name", name.as_str()),
                     ("domain", domain.as_str()),
                     ("addr", addr.as_str()),

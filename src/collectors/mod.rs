@@ -65,6 +65,7 @@ registry! {
     serving: Serving,
     dependencies: Dependencies,
     process_sockets: ProcessSockets,
+    host: Host,
     wrap: Wrap,
 }
 

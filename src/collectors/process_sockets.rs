@@ -22,24 +22,25 @@ impl Collector for ProcessSockets {
 
     fn collect(&mut self, input: &Input) -> Result<Vec<Family>, Error> {
         let snapshot = input.snapshot;
-        let mut counts: BTreeMap<(&str, Protocol, &str), u64> = BTreeMap::new();
+        let mut counts: BTreeMap<(&str, &str, Protocol, &str), u64> = BTreeMap::new();
         for socket in snapshot.sockets()? {
             // Sockets no process holds (TIME_WAIT) or that we may not see.
             let Some(owner) = snapshot.processes.owner(socket.inode) else {
                 continue;
             };
-            *counts
-                .entry((&owner.name, socket.protocol, state_name(socket)))
-                .or_default() += 1;
+            let container = snapshot.container(socket);
+            let key = (&*owner.name, container, socket.protocol, state_name(socket));
+            *counts.entry(key).or_default() += 1;
         }
         let mut family = Family::gauge(
             "planet_process_sockets",
-            "Open TCP and UDP sockets per owning process (comm), protocol and state.",
+            "Open TCP and UDP sockets per owning process (comm), its container, protocol and state.",
         );
-        for ((process, protocol, state), n) in counts {
+        for ((process, container, protocol, state), n) in counts {
             family.push(
                 [
                     ("process", process),
+                    ("container", container),
                     ("protocol", protocol.as_str()),
                     ("state", state),
                 ],

@@ -32,7 +32,7 @@ impl Collector for Serving {
         let snapshot = input.snapshot;
         // Keyed by the label values, so that forked workers sharing a socket
         // and SO_REUSEPORT groups merge into one series.
-        let mut series: BTreeMap<(Protocol, &str, String, u16), Backlog> = BTreeMap::new();
+        let mut series: BTreeMap<(Protocol, &str, &str, String, u16), Backlog> = BTreeMap::new();
         for socket in snapshot.sockets()? {
             if !snapshot.serves(socket) {
                 continue;
@@ -40,6 +40,7 @@ impl Collector for Serving {
             let key = (
                 socket.protocol,
                 snapshot.processes.name(socket.inode),
+                snapshot.container(socket),
                 socket.local_addr.to_string(),
                 socket.local_port,
             );
@@ -61,11 +62,12 @@ impl Collector for Serving {
             backlog_max,
             "Maximum accept queue (ss -lt Send-Q), summed over the sockets of the series.",
         );
-        for ((protocol, name, addr, port), backlog) in &series {
+        for ((protocol, name, container, addr, port), backlog) in &series {
             let port = port.to_string();
             let labels = [
                 ("protocol", protocol.as_str()),
                 ("name", name),
+                ("container", container),
                 ("addr", addr.as_str()),
                 ("port", port.as_str()),
             ];
@@ -103,6 +105,7 @@ mod tests {
             cookie: 0,
             inode: 0,
             uid: 0,
+            netns: 0,
             recv_queue: 2,
             send_queue: 128,
             bytes: None,
@@ -129,14 +132,14 @@ mod tests {
             "\
 # HELP planet_serving A service this host offers: a listening TCP socket or a bound UDP socket outside the ephemeral port range.
 # TYPE planet_serving gauge
-planet_serving{protocol=\"tcp\",name=\"\",addr=\"::\",port=\"80\"} 1
-planet_serving{protocol=\"udp\",name=\"\",addr=\"127.0.0.1\",port=\"53\"} 1
+planet_serving{protocol=\"tcp\",name=\"\",container=\"\",addr=\"::\",port=\"80\"} 1
+planet_serving{protocol=\"udp\",name=\"\",container=\"\",addr=\"127.0.0.1\",port=\"53\"} 1
 # HELP planet_serving_backlog Connections waiting in the accept queue (ss -lt Recv-Q), summed over the sockets of the series.
 # TYPE planet_serving_backlog gauge
-planet_serving_backlog{protocol=\"tcp\",name=\"\",addr=\"::\",port=\"80\"} 4
+planet_serving_backlog{protocol=\"tcp\",name=\"\",container=\"\",addr=\"::\",port=\"80\"} 4
 # HELP planet_serving_backlog_max Maximum accept queue (ss -lt Send-Q), summed over the sockets of the series.
 # TYPE planet_serving_backlog_max gauge
-planet_serving_backlog_max{protocol=\"tcp\",name=\"\",addr=\"::\",port=\"80\"} 256
+planet_serving_backlog_max{protocol=\"tcp\",name=\"\",container=\"\",addr=\"::\",port=\"80\"} 256
 "
         );
     }

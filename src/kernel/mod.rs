@@ -5,11 +5,18 @@
 //!   [`socket::SockRecord`]s;
 //! - [`destroy`] listens for sockets the kernel frees between two runs;
 //! - [`procmap`] maps socket inodes to the processes holding them;
-//! - [`sysctl`] reads the settings that change what a socket means.
+//! - [`sysctl`] reads the settings that change what a socket means;
+//! - [`netns`] enters another network namespace to read its sockets there,
+//!   [`addresses`] lists a namespace's addresses;
+//! - [`cgroup`] tells which container a process runs in.
 //!
 //! Nothing here knows about metrics, peers or state.
 
+pub mod addresses;
+pub mod census;
+pub mod cgroup;
 pub mod destroy;
+pub mod netns;
 pub mod procmap;
 pub mod sockdiag;
 pub mod socket;

@@ -34,18 +34,21 @@ use procfs::process::Process;
 use procfs::ProcError;
 use rustix::fs::{Dir, OFlags};
 
+use super::census::{self, Census};
+
 /// However well a map still fits, `--loop` walks /proc again after this
 /// long, so that a socket handed to another process is seen within it.
 const MAX_REUSE_AGE: Duration = Duration::from_secs(60);
 
-/// An owner we could see: its pid, its `comm` made valid UTF-8, and when it
+/// An owner we could see: its pid, its `comm` made valid UTF-8, when it
 /// started (clock ticks since boot), which tells it from a later process
-/// that reuses the pid.
+/// that reuses the pid, and the ID of the container it runs in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     pub pid: u32,
     pub name: String,
     pub started: u64,
+    pub container: Option<String>,
 }
 
 #[derive(Debug)]
@@ -73,9 +76,10 @@ impl Default for ProcessMap {
 }
 
 impl ProcessMap {
-    /// Maps the given socket inodes to their owners. Processes that vanish
-    /// during the walk are skipped; unreadable ones are counted in `denied`.
-    pub fn scan(inodes: impl IntoIterator<Item = u32>) -> ProcessMap {
+    /// Maps the given socket inodes to their owners, with the containers
+    /// the census found them in. Processes that vanish during the walk are
+    /// skipped; unreadable ones are counted in `denied`.
+    pub fn scan(inodes: impl IntoIterator<Item = u32>, census: &Census) -> ProcessMap {
         let looked_for: HashSet<u32> = inodes.into_iter().filter(|&inode| inode != 0).collect();
         let mut map = ProcessMap::default();
         // inode -> index of its best owner so far.
@@ -98,8 +102,12 @@ impl ProcessMap {
             if held.is_empty() {
                 continue;
             }
-            let Some(owner) = identify(&process) else {
+            let Some(mut owner) = identify(&process) else {
                 continue; // exited since: not an owner
+            };
+            owner.container = match census.processes.get(&owner.pid) {
+                Some((_, container)) => container.clone(),
+                None => census::identify(&process).and_then(|(_, container)| container),
             };
             let rank = (owner.started, owner.pid);
             map.owners.push(owner);
@@ -134,6 +142,7 @@ impl ProcessMap {
     pub fn reuse(
         previous: ProcessMap,
         inodes: impl IntoIterator<Item = u32> + Clone,
+        census: &Census,
     ) -> ProcessMap {
         let fits = previous.walked.elapsed() < MAX_REUSE_AGE
             && inodes
@@ -145,12 +154,14 @@ impl ProcessMap {
                     .ok()
                     .and_then(|pid| Process::new(pid).ok())
                     .and_then(|process| identify(&process));
-                now.as_ref() == Some(owner)
+                now.is_some_and(|now| {
+                    (now.pid, &now.name, now.started) == (owner.pid, &owner.name, owner.started)
+                })
             });
         if fits {
             previous
         } else {
-            ProcessMap::scan(inodes)
+            ProcessMap::scan(inodes, census)
         }
     }
 
@@ -182,6 +193,7 @@ fn identify(process: &Process) -> Option<Owner> {
         pid: u32::try_from(process.pid).ok()?,
         name: String::from_utf8_lossy(&comm).into_owned(),
         started,
+        container: None,
     })
 }
 
@@ -242,7 +254,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let link = std::fs::read_link(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap();
         let inode = socket_inode(link.to_str().unwrap().as_bytes()).unwrap();
-        let map = ProcessMap::scan([inode]);
+        let census = Census::take();
+        let map = ProcessMap::scan([inode], &census);
         let owner = map.owner(inode).expect("our own socket has an owner");
         assert_eq!(owner.pid, std::process::id());
         let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
@@ -251,13 +264,14 @@ mod tests {
 
         // Still fits: reused as it is. A new inode: walked again.
         let walked = map.walked;
-        let map = ProcessMap::reuse(map, [inode]);
+        let map = ProcessMap::reuse(map, [inode], &census);
         assert_eq!(map.walked, walked);
         let other = TcpListener::bind("127.0.0.1:0").unwrap();
         let link = std::fs::read_link(format!("/proc/self/fd/{}", other.as_raw_fd())).unwrap();
         let new = socket_inode(link.to_str().unwrap().as_bytes()).unwrap();
-        let map = ProcessMap::reuse(map, [inode, new]);
+        let map = ProcessMap::reuse(map, [inode, new], &census);
         assert!(map.walked > walked);
         assert_eq!(map.owner(new).map(|o| o.pid), Some(std::process::id()));
+        assert_eq!(map.owner(new).unwrap().container, None, "in no container");
     }
 }

@@ -37,8 +37,9 @@ const TCPI_BYTES_RETRANS: usize = 208;
 /// The kernel sizes a dump datagram from the reader's buffer, up to 32 KiB.
 const RECV_BUF: usize = 32 * 1024;
 
-/// Dumps every TCP and UDP socket over IPv4 and IPv6, in all states.
-pub fn dump_all() -> Result<Vec<SockRecord>, Error> {
+/// Dumps every TCP and UDP socket over IPv4 and IPv6, in all states, of
+/// the calling thread's network namespace, whose inode is `netns`.
+pub fn dump_all(netns: u64) -> Result<Vec<SockRecord>, Error> {
     let mut socket = open().map_err(|e| failed("socket", &e))?;
     let mut buf = vec![0u8; RECV_BUF];
     let mut records = Vec::new();
@@ -51,6 +52,9 @@ pub fn dump_all() -> Result<Vec<SockRecord>, Error> {
                 failed(&format!("{}/{family}", protocol.as_str()), &e)
             })?;
         }
+    }
+    for record in &mut records {
+        record.netns = netns;
     }
     Ok(records)
 }
@@ -187,6 +191,7 @@ fn parse_record(payload: &[u8], protocol: Protocol) -> io::Result<SockRecord> {
         ])) << 32,
         inode: header.inode,
         uid: header.uid,
+        netns: 0,
         recv_queue: header.recv_queue,
         send_queue: header.send_queue,
         bytes,

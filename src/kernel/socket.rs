@@ -60,6 +60,8 @@ pub struct SockRecord {
     /// 0 for sockets without a file (TIME_WAIT, request sockets).
     pub inode: u32,
     pub uid: u32,
+    /// The inode of the network namespace the socket lives in.
+    pub netns: u64,
     /// LISTEN: connections waiting to be accepted; otherwise bytes unread.
     pub recv_queue: u32,
     /// LISTEN: the accept queue's maximum; otherwise bytes unsent.

@@ -1,4 +1,7 @@
-//! Kernel settings that change what a socket means.
+//! Kernel settings that change what a socket means. procfs reads
+//! `/proc/sys/kernel` for us; it has no reader for `/proc/sys/net`, whose
+//! values are per network namespace: [`ephemeral_range`] is called from a
+//! thread inside the namespace it is about.
 
 use std::ops::RangeInclusive;
 
@@ -23,8 +26,8 @@ fn parse_range(text: &str) -> Option<RangeInclusive<u16>> {
 
 /// This boot's random id: socket cookies are unique only within one boot.
 pub fn boot_id() -> Option<String> {
-    let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    Some(text.trim().to_string()).filter(|id| !id.is_empty())
+    let id = procfs::sys::kernel::random::boot_id().ok()?;
+    Some(id.trim().to_string()).filter(|id| !id.is_empty())
 }
 
 #[cfg(test)]

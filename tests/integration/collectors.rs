@@ -31,9 +31,9 @@ fn process_sockets_counts_a_named_process_sockets_by_state() {
     assert_eq!(
         ours,
         [
-            "planet_process_sockets{process=\"sock-counter\",protocol=\"tcp\",state=\"established\"} 6",
-            "planet_process_sockets{process=\"sock-counter\",protocol=\"tcp\",state=\"listen\"} 1",
-            "planet_process_sockets{process=\"sock-counter\",protocol=\"udp\",state=\"unconnected\"} 1",
+            "planet_process_sockets{process=\"sock-counter\",container=\"\",protocol=\"tcp\",state=\"established\"} 6",
+            "planet_process_sockets{process=\"sock-counter\",container=\"\",protocol=\"tcp\",state=\"listen\"} 1",
+            "planet_process_sockets{process=\"sock-counter\",container=\"\",protocol=\"udp\",state=\"unconnected\"} 1",
         ]
     );
     // Only the collector asked for ran.

@@ -122,10 +122,10 @@ fn known_transfer_between_named_processes(ip: &str) {
 
     let text = collect_stdout(&[]);
     let up = format!(
-        r#"protocol="tcp",process="dep-client",name="{ip}",domain="",addr="{ip}",port="{port}""#
+        r#"protocol="tcp",process="dep-client",container="",name="{ip}",domain="",addr="{ip}",port="{port}""#
     );
     let down = format!(
-        r#"protocol="tcp",process="dep-server",name="{ip}",domain="",addr="{ip}",port="{port}""#
+        r#"protocol="tcp",process="dep-server",container="",name="{ip}",domain="",addr="{ip}",port="{port}""#
     );
     assert_eq!(
         dependency_series(&text, port),
@@ -252,10 +252,10 @@ fn loop_counts_connections_that_open_and_close_between_two_samples() {
     }
     let name = fs::read_to_string("/proc/self/comm").unwrap();
     let up = format!(
-        r#"protocol="tcp",process="",name="127.0.0.1",domain="",addr="127.0.0.1",port="{port}""#
+        r#"protocol="tcp",process="",container="",name="127.0.0.1",domain="",addr="127.0.0.1",port="{port}""#
     );
     let down = format!(
-        r#"protocol="tcp",process="{}",name="127.0.0.1",domain="",addr="127.0.0.1",port="{port}""#,
+        r#"protocol="tcp",process="{}",container="",name="127.0.0.1",domain="",addr="127.0.0.1",port="{port}""#,
         name.trim_end()
     );
     let want = expected(&[
@@ -377,7 +377,15 @@ fn max_peers_folds_the_smallest_peers_and_exclude_peer_drops_them() {
             transfer(&mut client, &mut server, 1024 * k as usize, 0);
             pairs.push((client, server));
         }
-        let text = collect_stdout(&["--max-peers", "3", "--exclude-peer", "127.0.0.11"]);
+        // Only this namespace: other tests' peers would be folded too.
+        let text = collect_stdout(&[
+            "--netns",
+            "own",
+            "--max-peers",
+            "3",
+            "--exclude-peer",
+            "127.0.0.11",
+        ]);
         let downstream: Vec<&str> = samples(&text, "planet_downstream_bytes_total")
             .into_iter()
             .filter(|l| l.contains("direction=\"in\""))
@@ -385,7 +393,7 @@ fn max_peers_folds_the_smallest_peers_and_exclude_peer_drops_them() {
         let comm = fs::read_to_string("/proc/self/comm").unwrap();
         let line = |name: &str, addr: &str, bytes: u64| {
             format!(
-                r#"planet_downstream_bytes_total{{protocol="tcp",process="{}",name="{name}",domain="",addr="{addr}",port="{port}",direction="in"}} {bytes}"#,
+                r#"planet_downstream_bytes_total{{protocol="tcp",process="{}",container="",name="{name}",domain="",addr="{addr}",port="{port}",direction="in"}} {bytes}"#,
                 comm.trim_end()
             )
         };

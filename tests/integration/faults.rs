@@ -418,7 +418,7 @@ fn without_privileges_other_users_sockets_are_unnamed_with_one_warning() {
     drop(listener);
     let line = |name: &str| {
         format!(
-            r#"planet_serving{{protocol="tcp",name="{name}",addr="127.0.0.1",port="{port}"}} 1"#
+            r#"planet_serving{{protocol="tcp",name="{name}",container="",addr="127.0.0.1",port="{port}"}} 1"#
         )
     };
 

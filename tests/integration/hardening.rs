@@ -288,13 +288,14 @@ fn ten_thousand_peers_cost_bounded_state_memory_and_dns_time() {
     in_own_netns(move || {
         let _holders = ten_thousand_peers(&ip);
         let env = TestEnv::new();
-        let (code, rss_kib, _) = measured(&mut env.collect());
+        // Only this namespace: other tests' peers would count too.
+        let (code, rss_kib, _) = measured(env.collect().args(["--netns", "own"]));
         assert_eq!(code, Some(0));
         let text = fs::read_to_string(env.output_file()).unwrap();
         let upstream = samples(&text, "planet_upstream");
         assert_eq!(upstream.len(), 1001, "1,000 peers and `other`");
         assert!(
-            upstream.contains(&"planet_upstream{protocol=\"udp\",process=\"many-peers\",name=\"other\",domain=\"\",addr=\"\",port=\"9\"} 9500"),
+            upstream.contains(&"planet_upstream{protocol=\"udp\",process=\"many-peers\",container=\"\",name=\"other\",domain=\"\",addr=\"\",port=\"9\"} 9500"),
             "{upstream:?}"
         );
         assert!(
@@ -313,7 +314,14 @@ fn ten_thousand_peers_cost_bounded_state_memory_and_dns_time() {
         // A DNS server that never answers: the budget holds for all peers.
         let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let dns = silent.local_addr().unwrap().to_string();
-        let mut command = planet(["collect", "--stdout", "--max-peers", "10000"]);
+        let mut command = planet([
+            "collect",
+            "--stdout",
+            "--netns",
+            "own",
+            "--max-peers",
+            "10000",
+        ]);
         command.args(["--dns-server", &dns, "--dns-timeout", "1s"]);
         let (code, _, took) = measured(&mut command);
         assert_eq!(code, Some(0));

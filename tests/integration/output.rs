@@ -29,7 +29,7 @@ fn hostile_process_names_are_escaped_and_made_utf8() {
     assert_eq!(
         samples_on_ports(&text, "planet_serving", &[port]).into_iter().collect::<Vec<_>>(),
         [format!(
-            "planet_serving{{protocol=\"tcp\",name=\"q\\\"b\\\\n\\nx\u{fffd}y\",addr=\"127.0.0.1\",port=\"{port}\"}} 1"
+            "planet_serving{{protocol=\"tcp\",name=\"q\\\"b\\\\n\\nx\u{fffd}y\",container=\"\",addr=\"127.0.0.1\",port=\"{port}\"}} 1"
         )]
     );
 }
@@ -55,7 +55,7 @@ fn node_exporter_reads_the_file() {
     );
     // node_exporter sorts labels by name when it re-exposes them.
     let line = format!(
-        "\nplanet_serving{{addr=\"127.0.0.1\",name=\"q\\\"b\\\\n\\nx\u{fffd}y\",port=\"{port}\",protocol=\"tcp\"}} 1\n"
+        "\nplanet_serving{{addr=\"127.0.0.1\",container=\"\",name=\"q\\\"b\\\\n\\nx\u{fffd}y\",port=\"{port}\",protocol=\"tcp\"}} 1\n"
     );
     assert!(metrics.contains(&line), "missing {line} in:\n{metrics}");
     assert!(

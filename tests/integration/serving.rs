@@ -66,31 +66,31 @@ fn each_listener_appears_once_with_its_owners_name() {
     let text = collect_stdout(&[]);
     let expected: BTreeSet<String> = [
         format!(
-            r#"planet_serving{{protocol="tcp",name="srv-tcp4",addr="127.0.0.1",port="{}"}} 1"#,
+            r#"planet_serving{{protocol="tcp",name="srv-tcp4",container="",addr="127.0.0.1",port="{}"}} 1"#,
             ports[0]
         ),
         format!(
-            r#"planet_serving{{protocol="tcp",name="srv-tcp6",addr="::1",port="{}"}} 1"#,
+            r#"planet_serving{{protocol="tcp",name="srv-tcp6",container="",addr="::1",port="{}"}} 1"#,
             ports[1]
         ),
         format!(
-            r#"planet_serving{{protocol="udp",name="srv-udp",addr="127.0.0.1",port="{}"}} 1"#,
+            r#"planet_serving{{protocol="udp",name="srv-udp",container="",addr="127.0.0.1",port="{}"}} 1"#,
             ports[2]
         ),
         format!(
-            r#"planet_serving{{protocol="tcp",name="{pair_name}",addr="127.0.0.1",port="{}"}} 1"#,
+            r#"planet_serving{{protocol="tcp",name="{pair_name}",container="",addr="127.0.0.1",port="{}"}} 1"#,
             ports[3]
         ),
         format!(
-            r#"planet_serving{{protocol="tcp",name="reuse-a",addr="127.0.0.1",port="{}"}} 1"#,
+            r#"planet_serving{{protocol="tcp",name="reuse-a",container="",addr="127.0.0.1",port="{}"}} 1"#,
             ports[4]
         ),
         format!(
-            r#"planet_serving{{protocol="tcp",name="we\"ird\\ nm",addr="127.0.0.1",port="{}"}} 1"#,
+            r#"planet_serving{{protocol="tcp",name="we\"ird\\ nm",container="",addr="127.0.0.1",port="{}"}} 1"#,
             ports[5]
         ),
         format!(
-            r#"planet_serving{{protocol="tcp",name="srv-mapped",addr="127.0.0.1",port="{}"}} 1"#,
+            r#"planet_serving{{protocol="tcp",name="srv-mapped",container="",addr="127.0.0.1",port="{}"}} 1"#,
             ports[7]
         ),
     ]
@@ -107,7 +107,7 @@ fn each_listener_appears_once_with_its_owners_name() {
     assert_eq!(
         max.into_iter().collect::<Vec<_>>(),
         [format!(
-            r#"planet_serving_backlog_max{{protocol="tcp",name="reuse-a",addr="127.0.0.1",port="{}"}} 128"#,
+            r#"planet_serving_backlog_max{{protocol="tcp",name="reuse-a",container="",addr="127.0.0.1",port="{}"}} 128"#,
             ports[4]
         )]
     );
@@ -134,7 +134,7 @@ fn backlog_counts_connections_waiting_to_be_accepted() {
     let text = collect_stdout(&[]);
     let name = std::fs::read_to_string("/proc/self/comm").unwrap();
     let labels = format!(
-        r#"{{protocol="tcp",name="{}",addr="127.0.0.1",port="{port}"}}"#,
+        r#"{{protocol="tcp",name="{}",container="",addr="127.0.0.1",port="{port}"}}"#,
         name.trim_end()
     );
     assert_eq!(
@@ -159,10 +159,10 @@ fn two_runs_over_the_same_sockets_give_identical_bytes() {
         let _waiting = queue_connections(&listener, 2);
         let _udp = udp_server("::1");
         let _v6 = TcpListener::bind("[::]:0").unwrap();
-        let first = without_timing(&collect_stdout(&[]));
-        let second = without_timing(&collect_stdout(&[]));
+        let first = own_view(&collect_stdout(&[]));
+        let second = own_view(&collect_stdout(&[]));
         assert_eq!(first, second);
-        assert_eq!(samples(&first, "planet_serving").len(), 3, "{first}");
+        assert_eq!(own_samples(&first, "planet_serving").len(), 3, "{first}");
     });
 }
 
@@ -213,11 +213,11 @@ fn serving_set_equals_what_ss_reports() {
             .into_iter()
             .map(|(proto, addr, port, names)| {
                 assert_eq!(names.len(), 1, "one owner per socket here");
-                format!(r#"planet_serving{{protocol="{proto}",name="{}",addr="{addr}",port="{port}"}} 1"#, names[0])
+                format!(r#"planet_serving{{protocol="{proto}",name="{}",container="",addr="{addr}",port="{port}"}} 1"#, names[0])
             })
             .collect();
         let text = collect_stdout(&[]);
-        let from_planet: BTreeSet<String> = samples(&text, "planet_serving")
+        let from_planet: BTreeSet<String> = own_samples(&text, "planet_serving")
             .into_iter()
             .map(String::from)
             .collect();
@@ -285,7 +285,7 @@ fn a_forked_servers_socket_is_named_by_its_parent_whatever_the_pids() {
             .into_iter()
             .collect::<Vec<_>>(),
         [format!(
-            r#"planet_serving{{protocol="tcp",name="srv-parent",addr="127.0.0.1",port="{port}"}} 1"#
+            r#"planet_serving{{protocol="tcp",name="srv-parent",container="",addr="127.0.0.1",port="{port}"}} 1"#
         )]
     );
 }
