@@ -240,11 +240,14 @@ pub fn own_samples<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
 pub fn own_view(text: &str) -> String {
     text.lines()
         .filter(|l| {
-            !l.starts_with("planet_collect_timestamp_seconds")
-                && !l.starts_with("planet_collector_duration_seconds")
-                && !l.starts_with("planet_snapshot_duration_seconds")
-                && !l.starts_with("planet_network_namespaces ")
-                && !(l.contains("container=\"") && !l.contains("container=\"\""))
+            let varies = [
+                "planet_collect_timestamp_seconds",
+                "planet_collector_duration_seconds",
+                "planet_snapshot_duration_seconds",
+                "planet_network_namespaces ",
+            ];
+            let elsewhere = l.contains("container=\"") && !l.contains("container=\"\"");
+            !elsewhere && !varies.iter().any(|prefix| l.starts_with(prefix))
         })
         .map(|l| format!("{l}\n"))
         .collect()
