@@ -3,47 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::time::Duration;
 
 use crate::testenv::*;
-
-/// The kernel's raw `tcpi_bytes_acked`, to know when a transfer is complete.
-fn bytes_acked(stream: &TcpStream) -> u64 {
-    let mut info = [0u8; 256];
-    let mut len = info.len() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `info`.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(rc, 0);
-    u64::from_ne_bytes(info[120..128].try_into().unwrap())
-}
-
-/// Moves `out` bytes client -> server and `back` bytes server -> client, and
-/// waits until both are acknowledged (the client's count includes its SYN).
-fn transfer(client: &mut TcpStream, server: &mut TcpStream, out: usize, back: usize) {
-    let acked_client = bytes_acked(client);
-    let acked_server = bytes_acked(server);
-    let mut sink = vec![0u8; out.max(back)];
-    client.write_all(&vec![b'o'; out]).unwrap();
-    server.read_exact(&mut sink[..out]).unwrap();
-    server.write_all(&vec![b'b'; back]).unwrap();
-    client.read_exact(&mut sink[..back]).unwrap();
-    assert!(wait_for(Duration::from_secs(5), || {
-        bytes_acked(client) == acked_client + out as u64
-            && bytes_acked(server) == acked_server + back as u64
-    }));
-}
 
 fn connect(listener: &TcpListener, from: Option<&str>) -> (TcpStream, TcpStream) {
     let to = listener.local_addr().unwrap();

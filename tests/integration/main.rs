@@ -5,6 +5,7 @@
 mod testenv;
 
 mod collectors;
+mod containers;
 mod dependencies;
 mod faults;
 mod hardening;

@@ -2,13 +2,16 @@
 //! make: what planet will be asked to name and classify.
 
 use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::oracles::which;
+use super::wait_for;
 
 /// A process whose `comm` is `name` holding the sockets handed to it: `sleep`
 /// started through a symlink of that name, inheriting the sockets' fds. The
@@ -59,6 +62,25 @@ impl Named {
             child,
             _dir: tempfile::tempdir().expect("tempdir"),
         }
+    }
+
+    /// As [`Named::hold`], the holder living in the named network
+    /// namespace `netns` (`ip netns exec`), as a container's process does.
+    pub fn hold_in_netns(netns: &str, name: impl AsRef<OsStr>, fds: &[RawFd]) -> Named {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let link = dir.path().join(name.as_ref());
+        std::os::unix::fs::symlink(which("sleep").expect("sleep(1) is installed"), &link)
+            .expect("symlink");
+        let ip = which("ip").expect("ip(8) is installed");
+        let mut command = Command::new(ip);
+        command
+            .args(["netns", "exec", netns])
+            .arg(&link)
+            .arg("infinity")
+            .stdin(Stdio::null());
+        inherit(&mut command, fds);
+        let child = command.spawn().expect("spawn named holder");
+        Named { child, _dir: dir }
     }
 
     pub fn pid(&self) -> u32 {
@@ -118,4 +140,38 @@ pub fn port_of(addr: std::io::Result<SocketAddr>) -> u16 {
 pub fn queue_connections(listener: &TcpListener, n: usize) -> Vec<TcpStream> {
     let addr = listener.local_addr().unwrap();
     (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect()
+}
+
+/// The kernel's raw `tcpi_bytes_acked`, to know when a transfer is complete.
+pub fn bytes_acked(stream: &TcpStream) -> u64 {
+    let mut info = [0u8; 256];
+    let mut len = info.len() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info`.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0);
+    u64::from_ne_bytes(info[120..128].try_into().unwrap())
+}
+
+/// Moves `out` bytes client -> server and `back` bytes server -> client, and
+/// waits until both are acknowledged (the client's count includes its SYN).
+pub fn transfer(client: &mut TcpStream, server: &mut TcpStream, out: usize, back: usize) {
+    let acked_client = bytes_acked(client);
+    let acked_server = bytes_acked(server);
+    let mut sink = vec![0u8; out.max(back)];
+    client.write_all(&vec![b'o'; out]).unwrap();
+    server.read_exact(&mut sink[..out]).unwrap();
+    server.write_all(&vec![b'b'; back]).unwrap();
+    client.read_exact(&mut sink[..back]).unwrap();
+    assert!(wait_for(Duration::from_secs(5), || {
+        bytes_acked(client) == acked_client + out as u64
+            && bytes_acked(server) == acked_server + back as u64
+    }));
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use planet::exposition::{self, Exposition};
 
+pub mod containers;
 pub mod holders;
 pub mod netns;
 pub mod oracles;

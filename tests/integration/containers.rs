@@ -1,0 +1,339 @@
+//! Container hosts seen whole: containers made as runtimes make them (a
+//! network namespace on a bridge, a cgroup named as Docker, Kubernetes and
+//! containerd name theirs), their listeners, a connection from one to
+//! another over the bridge, a loopback connection inside one, and their
+//! addresses, checked against `ss` run inside each namespace.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::testenv::containers::{Bridge, Container, Runtime};
+use crate::testenv::*;
+
+/// The sample lines of `family` that carry `container="ID"`.
+fn of_container<'a>(text: &'a str, family: &str, id: &str) -> BTreeSet<&'a str> {
+    samples(text, family)
+        .into_iter()
+        .filter(|line| line.contains(&format!("container=\"{id}\"")))
+        .collect()
+}
+
+/// `bytes_acked` and `bytes_received` of the one connection to `peer` in
+/// `ss -tinH` output.
+fn ss_bytes(ss: &str, peer: &str) -> (u64, u64) {
+    let lines: Vec<&str> = ss.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains(peer))
+        .unwrap_or_else(|| panic!("no connection to {peer} in:\n{ss}"));
+    let info = lines[at..].join(" ");
+    let field = |name: &str| -> u64 {
+        info.split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .map_or(0, |v| v.parse().unwrap())
+    };
+    (field("bytes_acked:"), field("bytes_received:"))
+}
+
+/// `(protocol, addr, port)` of each listener `ss -Htuln` shows.
+fn ss_listeners(ss: &str) -> BTreeSet<(String, String, String)> {
+    ss.lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (addr, port) = fields[4].rsplit_once(':').unwrap();
+            let addr = addr.trim_start_matches('[').trim_end_matches(']');
+            let addr = if addr == "*" { "::" } else { addr };
+            (fields[0].to_string(), addr.to_string(), port.to_string())
+        })
+        .collect()
+}
+
+/// A connection from `client` (a container) to `server`'s listener: the
+/// client end made inside the client's namespace.
+fn connect(client: &Container, listener: &TcpListener, to: &str) -> (TcpStream, TcpStream) {
+    let port = port_of(listener.local_addr());
+    let stream = client.inside(|| TcpStream::connect((to, port)).unwrap());
+    let (accepted, _) = listener.accept().unwrap();
+    (stream, accepted)
+}
+
+#[test]
+fn containers_listen_and_talk_each_labelled_by_its_id() {
+    in_own_netns(|| {
+        let Some(mut bridge) =
+            Bridge::with(&[Runtime::Docker, Runtime::Kubernetes, Runtime::Containerd])
+        else {
+            return;
+        };
+        let [a, b, c] = &mut bridge.containers[..] else {
+            unreachable!()
+        };
+        // A serves TCP 8080; B calls it over the bridge, and serves itself
+        // on loopback 9090, which B also calls; C serves UDP 5353.
+        let web = a.inside(|| TcpListener::bind("0.0.0.0:8080").unwrap());
+        let (mut call, mut answer) = connect(b, &web, &a.v4.clone());
+        transfer(&mut call, &mut answer, 100_000, 7_000);
+        let cache = b.inside(|| TcpListener::bind("127.0.0.1:9090").unwrap());
+        let (mut local, mut served) = connect(b, &cache, "127.0.0.1");
+        transfer(&mut local, &mut served, 300, 40);
+        let dns = c.inside(|| UdpSocket::bind("[::]:5353").unwrap());
+        a.hold("web", &[web.as_raw_fd(), answer.as_raw_fd()]);
+        b.hold("api", &[call.as_raw_fd(), local.as_raw_fd()]);
+        b.hold("cache", &[cache.as_raw_fd(), served.as_raw_fd()]);
+        c.hold("dns", &[dns.as_raw_fd()]);
+        drop((web, call, answer, cache, local, served, dns));
+
+        let text = collect_stdout(&[]);
+        let (a, b, c) = (
+            &bridge.containers[0],
+            &bridge.containers[1],
+            &bridge.containers[2],
+        );
+
+        // Listeners, per container, as ss inside each namespace sees them.
+        for (container, expected) in [
+            (a, vec![("tcp", "web", "0.0.0.0", "8080")]),
+            (b, vec![("tcp", "cache", "127.0.0.1", "9090")]),
+            (c, vec![("udp", "dns", "::", "5353")]),
+        ] {
+            let oracle = ss_listeners(&container.ss(&["-Htuln"]));
+            let mine: BTreeSet<(String, String, String)> = expected
+                .iter()
+                .map(|(p, _, addr, port)| (p.to_string(), addr.to_string(), port.to_string()))
+                .collect();
+            assert_eq!(oracle, mine, "ss in {}", container.netns);
+            let lines: BTreeSet<String> = expected
+                .iter()
+                .map(|(protocol, name, addr, port)| {
+                    format!(
+                        "planet_serving{{protocol=\"{protocol}\",name=\"{name}\",container=\"{}\",addr=\"{addr}\",port=\"{port}\"}} 1",
+                        container.id
+                    )
+                })
+                .collect();
+            let got: BTreeSet<String> = of_container(&text, "planet_serving", &container.id)
+                .into_iter()
+                .map(String::from)
+                .collect();
+            assert_eq!(got, lines, "{text}");
+        }
+
+        // The call over the bridge: upstream in B, downstream in A, with
+        // exactly the payload the oracle counts (less SYN: ss shows the
+        // client's bytes_acked with its SYN).
+        let (acked, received) = ss_bytes(&b.ss(&["-tinH"]), &format!("{}:8080", a.v4));
+        assert_eq!((acked, received), (100_001, 7_000), "ss in B");
+        let up = format!(
+            "protocol=\"tcp\",process=\"api\",container=\"{}\",name=\"{}\",domain=\"\",addr=\"{}\",port=\"8080\"",
+            b.id, a.v4, a.v4
+        );
+        let down = format!(
+            "protocol=\"tcp\",process=\"web\",container=\"{}\",name=\"{}\",domain=\"\",addr=\"{}\",port=\"8080\"",
+            a.id, b.v4, b.v4
+        );
+        for line in [
+            format!("planet_upstream{{{up}}} 1"),
+            format!("planet_upstream_bytes_total{{{up},direction=\"in\"}} {received}"),
+            format!(
+                "planet_upstream_bytes_total{{{up},direction=\"out\"}} {}",
+                acked - 1
+            ),
+            format!("planet_downstream{{{down}}} 1"),
+            format!("planet_downstream_bytes_total{{{down},direction=\"in\"}} 100000"),
+            format!("planet_downstream_bytes_total{{{down},direction=\"out\"}} 7000"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+
+        // Loopback inside B: both ends, both in B.
+        let loopback: BTreeSet<&str> = of_container(&text, "planet_upstream_bytes_total", &b.id)
+            .into_iter()
+            .chain(of_container(&text, "planet_downstream_bytes_total", &b.id))
+            .filter(|l| l.contains("port=\"9090\""))
+            .collect();
+        let expected: BTreeSet<String> = [
+            ("upstream", "api", "in", 40),
+            ("upstream", "api", "out", 300),
+            ("downstream", "cache", "in", 300),
+            ("downstream", "cache", "out", 40),
+        ]
+        .iter()
+        .map(|(side, process, direction, bytes)| {
+            format!(
+                "planet_{side}_bytes_total{{protocol=\"tcp\",process=\"{process}\",container=\"{}\",name=\"127.0.0.1\",domain=\"\",addr=\"127.0.0.1\",port=\"9090\",direction=\"{direction}\"}} {bytes}",
+                b.id
+            )
+        })
+        .collect();
+        assert_eq!(
+            loopback
+                .into_iter()
+                .map(String::from)
+                .collect::<BTreeSet<_>>(),
+            expected
+        );
+
+        // Every container address, and no loopback or link-local one.
+        for container in [a, b, c] {
+            assert_eq!(
+                of_container(&text, "planet_address", &container.id),
+                [
+                    format!(
+                        "planet_address{{addr=\"{}\",container=\"{}\"}} 1",
+                        container.v4, container.id
+                    ),
+                    format!(
+                        "planet_address{{addr=\"{}\",container=\"{}\"}} 1",
+                        container.v6, container.id
+                    ),
+                ]
+                .iter()
+                .map(String::as_str)
+                .collect()
+            );
+        }
+        let host = own_samples(&text, "planet_address");
+        assert!(
+            host.contains(&"planet_address{addr=\"192.0.2.1\",container=\"\"} 1"),
+            "{host:?}"
+        );
+        for line in samples(&text, "planet_address") {
+            for bad in ["addr=\"127.", "addr=\"::1\"", "addr=\"fe80:"] {
+                assert!(!line.contains(bad), "{line}");
+            }
+        }
+        let namespaces: u64 = samples(&text, "planet_network_namespaces")[0]
+            .rsplit_once(' ')
+            .unwrap()
+            .1
+            .parse()
+            .unwrap();
+        assert!(namespaces >= 4, "own and three containers: {namespaces}");
+        assert_promtool_accepts(&text);
+    });
+}
+
+#[test]
+fn without_cap_sys_admin_the_own_namespace_is_read_and_the_rest_is_said() {
+    if unsafe { libc::geteuid() } != 0 {
+        return; // only root can drop a capability it has
+    }
+    let Some(setpriv) = tool("setpriv", "util-linux") else {
+        return;
+    };
+    in_own_netns(move || {
+        let Some(mut bridge) = Bridge::with(&[Runtime::Docker]) else {
+            return;
+        };
+        let container = &mut bridge.containers[0];
+        let web = container.inside(|| TcpListener::bind("0.0.0.0:8080").unwrap());
+        container.hold("web", &[web.as_raw_fd()]);
+        let host = TcpListener::bind("192.0.2.1:0").unwrap();
+        let port = port_of(host.local_addr());
+        let output = Command::new(setpriv)
+            .args(["--inh-caps=-sys_admin", "--bounding-set=-sys_admin", PLANET])
+            .args(["collect", "--stdout", "--no-resolve"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        let stderr = stderr_of(&output);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("planet: warning: ")
+                && stderr.contains(" network namespaces not read (Operation not permitted; entering one needs CAP_SYS_ADMIN): their sockets are missing"),
+            "{stderr}"
+        );
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(of_container(&text, "planet_serving", &bridge.containers[0].id).is_empty());
+        assert_eq!(
+            samples_on_ports(&text, "planet_serving", &[port]).len(),
+            1,
+            "the own namespace's series: {text}"
+        );
+        assert_eq!(
+            samples(&text, "planet_network_namespaces"),
+            ["planet_network_namespaces 1"]
+        );
+    });
+}
+
+/// A connection from B to a real server in A (socat, echoing) that opens
+/// and closes between two samples of `--loop`: counted in full from the
+/// destroy notifications of both namespaces.
+#[test]
+fn loop_counts_a_connection_that_opens_and_closes_inside_containers_between_samples() {
+    let Some(socat) = tool("socat", "socat") else {
+        return;
+    };
+    in_own_netns(move || {
+        let Some(mut bridge) = Bridge::with(&[Runtime::Docker, Runtime::Containerd]) else {
+            return;
+        };
+        let echo = "TCP-LISTEN:8081,reuseaddr,fork";
+        bridge.containers[0].run(&socat, &[echo, "PIPE"]);
+        // A container always has a process: what makes its namespace seen.
+        bridge.containers[1].hold("client", &[]);
+        let server = format!("{}:8081", bridge.containers[0].v4);
+        let listening = wait_for(Duration::from_secs(10), || {
+            bridge.containers[0].ss(&["-Htln"]).contains(":8081")
+        });
+        assert!(listening, "socat did not listen");
+        let env = TestEnv::new();
+        let mut looping = env
+            .collect()
+            .args(["--loop", "--interval", "2s"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let file = env.output_file();
+        assert!(wait_for(Duration::from_secs(10), || file.exists()));
+        // Right after a write: the next sample is two seconds away.
+        let first = collect_timestamp(&file);
+        assert!(wait_for(Duration::from_secs(10), || collect_timestamp(
+            &file
+        ) != first));
+        let second = collect_timestamp(&file);
+
+        // Opened and closed between two samples: no sample ever sees it.
+        let (a, b) = (&bridge.containers[0], &bridge.containers[1]);
+        b.inside(|| {
+            let mut call = TcpStream::connect(&server).unwrap();
+            call.write_all(&[b'x'; 5_000]).unwrap();
+            let mut back = vec![0u8; 5_000];
+            call.read_exact(&mut back).unwrap();
+            call.shutdown(std::net::Shutdown::Both).unwrap();
+            // Until the server has closed its end too.
+            assert_eq!(call.read(&mut back).unwrap(), 0);
+        });
+        assert_eq!(collect_timestamp(&file), second, "a sample fell in between");
+        let side = |side: &str, process: &str, container: &str, peer: &str, direction: &str| {
+            format!(
+                "planet_{side}_bytes_total{{protocol=\"tcp\",process=\"{process}\",container=\"{container}\",name=\"{peer}\",domain=\"\",addr=\"{peer}\",port=\"8081\",direction=\"{direction}\"}} 5000"
+            )
+        };
+        // The client's socket had no owner any sample saw; the server's
+        // side is the serving process's, socat's.
+        let expected = [
+            side("upstream", "", &b.id, &a.v4, "out"),
+            side("upstream", "", &b.id, &a.v4, "in"),
+            side("downstream", "socat", &a.id, &b.v4, "in"),
+            side("downstream", "socat", &a.id, &b.v4, "out"),
+        ];
+        let mut text = String::new();
+        let counted = wait_for(Duration::from_secs(10), || {
+            text = std::fs::read_to_string(&file).unwrap_or_default();
+            collect_timestamp(&file) != second
+                && expected.iter().all(|line| text.lines().any(|l| l == line))
+        });
+        let (code, stderr) = terminate(&mut looping);
+        assert!(
+            counted,
+            "missing some of\n{expected:#?}\nin\n{text}\n{stderr}"
+        );
+        assert_eq!(code, Some(0));
+    });
+}

@@ -1,0 +1,193 @@
+//! Containers made the way runtimes make them, without a runtime: a named
+//! network namespace (`ip netns add`) joined by a veth pair to a bridge in
+//! the test's own namespace, addresses from 192.0.2.0/24 and fd00::/8, and
+//! processes moved into a cgroup v2 directory named as Docker, Kubernetes
+//! or containerd name theirs. Everything is removed on drop.
+
+use std::fs::File;
+use std::os::fd::{AsFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::holders::Named;
+use super::oracles::{skip_or_fail, which};
+
+/// How the runtime names the container's cgroup, relative to the root.
+#[derive(Clone, Copy)]
+pub enum Runtime {
+    /// `docker-<id>.scope` (systemd driver).
+    Docker,
+    /// `kubepods/besteffort/pod<uid>/<id>` (cgroupfs driver).
+    Kubernetes,
+    /// `cri-containerd-<id>.scope`.
+    Containerd,
+}
+
+pub struct Container {
+    /// The full 64-hex ID, as the runtime would make it.
+    pub id: String,
+    /// The name of its network namespace under /run/netns.
+    pub netns: String,
+    pub v4: String,
+    pub v6: String,
+    cgroup: PathBuf,
+    handle: File,
+    holders: Vec<Named>,
+    programs: Vec<std::process::Child>,
+}
+
+/// A bridge `br0` in the test's namespace (192.0.2.1, fd00::1: the host
+/// side), and the containers on it.
+pub struct Bridge {
+    pub containers: Vec<Container>,
+}
+
+/// The cgroup v2 hierarchy's mount point, if there is one.
+fn cgroup2_root() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mounts.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        let point = before.split_whitespace().nth(4)?;
+        after.starts_with("cgroup2 ").then(|| PathBuf::from(point))
+    })
+}
+
+fn ip(args: &[&str]) {
+    let status = Command::new(which("ip").expect("ip(8)"))
+        .args(args)
+        .status()
+        .expect("run ip");
+    assert!(status.success(), "ip {}", args.join(" "));
+}
+
+impl Bridge {
+    /// Call from inside the test's own network namespace (`in_own_netns`).
+    /// None (a skip, or a failure under PLANET_REQUIRE_TOOLS=1) without ip(8)
+    /// or a writable cgroup v2 hierarchy.
+    pub fn with(runtimes: &[Runtime]) -> Option<Bridge> {
+        which("ip").or_else(|| skip_or_fail("ip is not installed (Debian package iproute2)"))?;
+        let root = cgroup2_root().or_else(|| skip_or_fail("no cgroup v2 hierarchy is mounted"))?;
+        ip(&["link", "add", "br0", "type", "bridge"]);
+        ip(&["addr", "add", "192.0.2.1/24", "dev", "br0"]);
+        ip(&["addr", "add", "fd00::1/64", "dev", "br0", "nodad"]);
+        ip(&["link", "set", "br0", "up"]);
+        let tag = format!("{:08x}", std::process::id() ^ rand_u32());
+        let containers = runtimes
+            .iter()
+            .enumerate()
+            .map(|(i, runtime)| Container::create(&root, *runtime, &tag, i))
+            .collect();
+        Some(Bridge { containers })
+    }
+}
+
+fn rand_u32() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    nanos.wrapping_mul(2_654_435_761)
+}
+
+impl Container {
+    fn create(root: &Path, runtime: Runtime, tag: &str, i: usize) -> Container {
+        let id = format!("{tag}{i:08x}").repeat(4);
+        assert_eq!(id.len(), 64);
+        let netns = format!("planet-{tag}-{i}");
+        let (v4, v6) = (format!("192.0.2.{}", 10 + i), format!("fd00::{}", 10 + i));
+        ip(&["netns", "add", &netns]);
+        let (host_end, inside) = (format!("veth{tag}{i}"), format!("eth{i}"));
+        ip(&[
+            "link", "add", &host_end, "type", "veth", "peer", "name", &inside, "netns", &netns,
+        ]);
+        ip(&["link", "set", &host_end, "master", "br0", "up"]);
+        for args in [
+            vec!["link", "set", "lo", "up"],
+            vec!["link", "set", &inside, "up"],
+            vec!["addr", "add", &format!("{v4}/24"), "dev", &inside],
+            vec!["addr", "add", &format!("{v6}/64"), "dev", &inside, "nodad"],
+        ] {
+            let mut full = vec!["netns", "exec", &netns, "ip"];
+            full.extend(args);
+            ip(&full);
+        }
+        let cgroup = match runtime {
+            Runtime::Docker => root.join(format!("docker-{id}.scope")),
+            Runtime::Kubernetes => root.join(format!("kubepods/besteffort/pod{tag}-{i}/{id}")),
+            Runtime::Containerd => root.join(format!("cri-containerd-{id}.scope")),
+        };
+        std::fs::create_dir_all(&cgroup).expect("create the container's cgroup");
+        let handle = File::open(format!("/run/netns/{netns}")).expect("open the namespace");
+        Container {
+            id,
+            netns,
+            v4,
+            v6,
+            cgroup,
+            handle,
+            holders: Vec::new(),
+            programs: Vec::new(),
+        }
+    }
+
+    /// Runs `work` inside the container's network namespace: sockets made
+    /// there live there.
+    pub fn inside<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
+        planet::kernel::netns::within(self.handle.as_fd(), work).expect("enter the namespace")
+    }
+
+    /// A process of this container named `name` (in its namespace and its
+    /// cgroup) holding `fds`.
+    pub fn hold(&mut self, name: &str, fds: &[RawFd]) {
+        let holder = Named::hold_in_netns(&self.netns, name, fds);
+        std::fs::write(self.cgroup.join("cgroup.procs"), holder.pid().to_string())
+            .expect("move the holder into the container's cgroup");
+        self.holders.push(holder);
+    }
+
+    /// Runs `program args` as a process of this container (in its namespace
+    /// and its cgroup) until the container goes.
+    pub fn run(&mut self, program: &Path, args: &[&str]) {
+        let child = Command::new(which("ip").expect("ip(8)"))
+            .args(["netns", "exec", &self.netns])
+            .arg(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start a program in the container");
+        std::fs::write(self.cgroup.join("cgroup.procs"), child.id().to_string())
+            .expect("move the program into the container's cgroup");
+        self.programs.push(child);
+    }
+
+    /// `ss ARGS` run inside the container's namespace: the oracle's view.
+    pub fn ss(&self, args: &[&str]) -> String {
+        let output = Command::new(which("ip").expect("ip(8)"))
+            .args(["netns", "exec", &self.netns, "ss"])
+            .args(args)
+            .output()
+            .expect("run ss");
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        self.holders.clear(); // kills them, emptying the cgroup
+        for mut program in self.programs.drain(..) {
+            let _ = program.kill();
+            let _ = program.wait();
+        }
+        let mut dir = self.cgroup.clone();
+        // The container's directory, and for Kubernetes the pod's and
+        // parents it made, innermost first (a parent still in use stays).
+        while dir.file_name().is_some() && std::fs::remove_dir(&dir).is_ok() {
+            if !dir.pop() {
+                break;
+            }
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
+    }
+}
