@@ -43,10 +43,13 @@ fn systemd_accepts_the_units() {
 #[test]
 fn the_services_are_hardened_and_the_timer_spreads_a_fleet() {
     for (unit, capabilities) in [
-        ("planet.service", "CAP_SYS_PTRACE CAP_DAC_READ_SEARCH"),
+        (
+            "planet.service",
+            "CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_SYS_ADMIN",
+        ),
         (
             "planet-loop.service",
-            "CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_NET_ADMIN",
+            "CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_SYS_ADMIN CAP_NET_ADMIN",
         ),
     ] {
         let text = shipped(&format!("packaging/systemd/{unit}"));
@@ -59,6 +62,8 @@ fn the_services_are_hardened_and_the_timer_spreads_a_fleet() {
             "UMask=0077".into(),
             "PrivateMounts=yes".into(),
             "SystemCallFilter=~@privileged @resources".into(),
+            "SystemCallFilter=setns".into(),
+            "RestrictNamespaces=net".into(),
             "ProtectHome=yes".into(),
             "PrivateTmp=yes".into(),
             "NoNewPrivileges=yes".into(),
@@ -165,15 +170,15 @@ fn the_cron_line_runs_silently() {
 }
 
 /// `systemd-analyze security` of each service, offline: at most the
-/// exposure measured when the units were last hardened (2.4 and 2.5; they
-/// were 2.8 and 2.9 before TimeoutStartSec=, UMask=0077, PrivateMounts=
-/// and the syscall exclusions).
+/// exposure measured when the units last changed. Hardening took them from
+/// 2.8 and 2.9 to 2.4 and 2.5; CAP_SYS_ADMIN and setns, to read containers'
+/// namespaces, cost 0.3 and 0.4 of that back.
 #[test]
 fn the_services_exposure_does_not_grow() {
     let Some(analyze) = tool("systemd-analyze", "systemd") else {
         return;
     };
-    for (unit, most) in [("planet.service", 2.4), ("planet-loop.service", 2.5)] {
+    for (unit, most) in [("planet.service", 2.7), ("planet-loop.service", 2.9)] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("packaging/systemd")
             .join(unit);
