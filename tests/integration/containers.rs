@@ -337,3 +337,148 @@ fn loop_counts_a_connection_that_opens_and_closes_inside_containers_between_samp
         assert_eq!(code, Some(0));
     });
 }
+
+/// A real runtime: Podman (with runc) runs busybox's httpd from an image
+/// imported from a tarball, on a network of the test's own (a documentation
+/// subnet, in the test's own network namespace), and planet names its
+/// listener with the ID Podman gives the container.
+#[test]
+fn a_podman_containers_listener_is_seen_with_its_id() {
+    let (Some(podman), Some(_), Some(busybox)) = (
+        tool("podman", "podman"),
+        tool("runc", "runc"),
+        tool("busybox", "busybox-static"),
+    ) else {
+        return;
+    };
+    in_own_netns(move || {
+        let podman = Podman::new(podman);
+        let tag = format!("planet-{}", std::process::id());
+        // An image of busybox alone: /bin/busybox and the applets it needs.
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("bin")).unwrap();
+        std::fs::create_dir_all(root.path().join("www")).unwrap();
+        std::fs::copy(&busybox, root.path().join("bin/busybox")).unwrap();
+        for applet in ["sh", "httpd"] {
+            std::os::unix::fs::symlink("busybox", root.path().join("bin").join(applet)).unwrap();
+        }
+        std::fs::write(root.path().join("www/index.html"), "hello\n").unwrap();
+        let tarball = root.path().join("image.tar");
+        let status = Command::new("tar")
+            .args(["-C"])
+            .arg(root.path())
+            .args(["-cf"])
+            .arg(&tarball)
+            .args(["bin", "www"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let image = format!("localhost/{tag}:test");
+        podman.ok(&["import", tarball.to_str().unwrap(), &image]);
+        podman.ok(&["network", "create", "--subnet", "198.51.100.0/24", &tag]);
+        let id = podman.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &tag,
+            "--network",
+            &tag,
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=5000:5000",
+            &image,
+            "/bin/httpd",
+            "-f",
+            "-p",
+            "8080",
+            "-h",
+            "/www",
+        ]);
+        let id = id.trim().to_string();
+        assert_eq!(id.len(), 64, "{id}");
+        let format = format!("{{{{(index .NetworkSettings.Networks \"{tag}\").IPAddress}}}}");
+        let addr = podman
+            .ok(&["inspect", "-f", &format, &tag])
+            .trim()
+            .to_string();
+
+        let expected = format!(
+            "planet_serving{{protocol=\"tcp\",name=\"httpd\",container=\"{id}\",addr=\"::\",port=\"8080\"}} 1"
+        );
+        let mut text = String::new();
+        let seen = wait_for(Duration::from_secs(20), || {
+            text = collect_stdout(&[]);
+            text.lines().any(|l| l == expected)
+        });
+        assert!(seen, "missing {expected} in\n{text}");
+        assert_eq!(
+            of_container(&text, "planet_address", &id),
+            BTreeSet::from([
+                format!("planet_address{{addr=\"{addr}\",container=\"{id}\"}} 1").as_str()
+            ])
+        );
+    });
+}
+
+/// `podman` with the options these machines need (vfs storage, runc, the
+/// cgroupfs manager), removing what the test made when it ends.
+struct Podman {
+    program: std::path::PathBuf,
+    made: std::cell::RefCell<Vec<Vec<String>>>,
+}
+
+impl Podman {
+    fn new(program: std::path::PathBuf) -> Podman {
+        Podman {
+            program,
+            made: Default::default(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.program);
+        command
+            .args([
+                "--storage-driver=vfs",
+                "--runtime",
+                "runc",
+                "--cgroup-manager",
+                "cgroupfs",
+            ])
+            .args(args);
+        command
+    }
+
+    /// Runs `podman ARGS`, which must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.command(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "podman {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let undo: Option<Vec<&str>> = match args {
+            ["import", _, image] => Some(vec!["rmi", "-f", image]),
+            ["network", "create", .., name] => Some(vec!["network", "rm", "-f", name]),
+            ["run", "-d", "--name", name, ..] => Some(vec!["rm", "-f", "-t", "0", name]),
+            _ => None,
+        };
+        if let Some(undo) = undo {
+            self.made
+                .borrow_mut()
+                .push(undo.into_iter().map(String::from).collect());
+        }
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        for undo in self.made.borrow().iter().rev() {
+            let args: Vec<&str> = undo.iter().map(String::as_str).collect();
+            let _ = self.command(&args).output();
+        }
+    }
+}
