@@ -8,7 +8,9 @@ use std::net::IpAddr;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use netlink_sys::protocols::NETLINK_ROUTE;
+
+use super::netlink;
 
 /// A reply datagram is at most a page or two; more is read in turns.
 const RECV_BUF: usize = 32 * 1024;
@@ -17,17 +19,12 @@ const RECV_BUF: usize = 32 * 1024;
 /// except loopback (127.0.0.0/8, ::1) and link-local (169.254.0.0/16,
 /// fe80::/10), which name no host from elsewhere. Sorted, no repeats.
 pub fn dump() -> io::Result<Vec<IpAddr>> {
-    let mut socket = Socket::new(NETLINK_ROUTE)?;
-    socket.bind_auto()?;
-    socket.connect(&SocketAddr::new(0, 0))?;
+    let socket = netlink::connect(NETLINK_ROUTE)?;
     let mut request =
         NetlinkMessage::from(RouteNetlinkMessage::GetAddress(AddressMessage::default()));
     request.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     request.header.sequence_number = 1;
-    request.finalize();
-    let mut packet = vec![0u8; request.buffer_len()];
-    request.serialize(&mut packet);
-    socket.send(&packet, 0)?;
+    netlink::send(&socket, request)?;
 
     let mut addrs = Vec::new();
     let mut buf = vec![0u8; RECV_BUF];

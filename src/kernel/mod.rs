@@ -16,6 +16,7 @@ pub mod addresses;
 pub mod census;
 pub mod cgroup;
 pub mod destroy;
+pub mod netlink;
 pub mod netns;
 pub mod procmap;
 pub mod sockdiag;

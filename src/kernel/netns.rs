@@ -29,3 +29,42 @@ pub fn within<T: Send>(handle: BorrowedFd<'_>, work: impl FnOnce() -> T + Send) 
             .unwrap_or_else(|_| Err(io::Error::other("a namespace thread panicked")))
     })
 }
+
+/// Runs `work(inode)` inside each of `namespaces`, on at most `threads`
+/// threads that each enter namespace after namespace (a thread per
+/// namespace would cost a thread's creation each). Returns each result, or
+/// why that namespace could not be entered, in no particular order.
+pub fn each<T: Send>(
+    namespaces: Vec<(u64, BorrowedFd<'_>)>,
+    threads: usize,
+    work: impl Fn(u64) -> T + Sync,
+) -> Vec<(u64, io::Result<T>)> {
+    let queue = std::sync::Mutex::new(namespaces.into_iter());
+    let next = || match queue.lock() {
+        Ok(mut queue) => queue.next(),
+        Err(poisoned) => poisoned.into_inner().next(),
+    };
+    let (queue_ref, work) = (&next, &work);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    while let Some((inode, handle)) = queue_ref() {
+                        let entered =
+                            move_into_link_name_space(handle, Some(LinkNameSpaceType::Network));
+                        done.push((
+                            inode,
+                            entered.map(|()| work(inode)).map_err(io::Error::from),
+                        ));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap_or_default())
+            .collect()
+    })
+}

@@ -18,7 +18,9 @@ use netlink_packet_sock_diag::{
     inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags},
     SockDiagMessage,
 };
-use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
+use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
+
+use super::netlink;
 
 use super::socket::{normalise, Protocol, SockRecord, TcpBytes};
 use crate::error::{os_message, Error};
@@ -26,6 +28,8 @@ use crate::error::{os_message, Error};
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const INET_DIAG_INFO: u16 = 2;
+/// The legacy TCP dump request (include/uapi/linux/inet_diag.h).
+const TCPDIAG_GETSOCK: u16 = 18;
 /// Size of `struct inet_diag_msg`, the fixed part of every answer.
 const INET_DIAG_MSG_LEN: usize = 72;
 /// `tcp_info` offsets (include/uapi/linux/tcp.h), stable since Linux 4.1.
@@ -40,18 +44,18 @@ const RECV_BUF: usize = 32 * 1024;
 /// Dumps every TCP and UDP socket over IPv4 and IPv6, in all states, of
 /// the calling thread's network namespace, whose inode is `netns`.
 pub fn dump_all(netns: u64) -> Result<Vec<SockRecord>, Error> {
-    let mut socket = open().map_err(|e| failed("socket", &e))?;
+    let mut socket = netlink::connect(NETLINK_SOCK_DIAG).map_err(|e| failed("socket", &e))?;
     let mut buf = vec![0u8; RECV_BUF];
     let mut records = Vec::new();
-    let mut seq = 0;
-    for protocol in [Protocol::Tcp, Protocol::Udp] {
+    // TCP in one walk of the kernel's table where it answers that request.
+    if dump_tcp_both(&mut socket, &mut buf, &mut records).is_err() {
+        records.clear();
         for family in [AF_INET, AF_INET6] {
-            seq += 1;
-            dump(&mut socket, &mut buf, family, protocol, seq, &mut records).map_err(|e| {
-                let family = if family == AF_INET { "ipv4" } else { "ipv6" };
-                failed(&format!("{}/{family}", protocol.as_str()), &e)
-            })?;
+            dump_one(&mut socket, &mut buf, family, Protocol::Tcp, &mut records)?;
         }
+    }
+    for family in [AF_INET, AF_INET6] {
+        dump_one(&mut socket, &mut buf, family, Protocol::Udp, &mut records)?;
     }
     for record in &mut records {
         record.netns = netns;
@@ -59,15 +63,47 @@ pub fn dump_all(netns: u64) -> Result<Vec<SockRecord>, Error> {
     Ok(records)
 }
 
-fn failed(what: &str, e: &io::Error) -> Error {
-    Error::Kernel(format!("netlink sock_diag {what}: {}", os_message(e)))
+fn dump_one(
+    socket: &mut Socket,
+    buf: &mut [u8],
+    family: u8,
+    protocol: Protocol,
+    out: &mut Vec<SockRecord>,
+) -> Result<(), Error> {
+    let seq = u32::from(family) << 8 | u32::from(protocol == Protocol::Udp);
+    dump(socket, buf, family, protocol, seq, out).map_err(|e| {
+        let family = if family == AF_INET { "ipv4" } else { "ipv6" };
+        failed(&format!("{}/{family}", protocol.as_str()), &e)
+    })
 }
 
-fn open() -> io::Result<Socket> {
-    let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
-    socket.bind_auto()?;
-    socket.connect(&SocketAddr::new(0, 0))?;
-    Ok(socket)
+/// TCP sockets of both families with the legacy request (`struct
+/// inet_diag_req`, TCPDIAG_GETSOCK), which the kernel serves as one dump
+/// for IPv4 and IPv6 together. A v2 request names one family, and every
+/// request walks the kernel's whole established-socket hash table, shared
+/// by all namespaces (262,144 buckets on a 24 GiB host): with 100
+/// namespaces this and reading them on two threads took a run from
+/// 308 ms to 142 ms (one namespace: 80 ms; `cargo bench --bench namespaces`).
+fn dump_tcp_both(socket: &mut Socket, buf: &mut [u8], out: &mut Vec<SockRecord>) -> io::Result<()> {
+    const REQUEST_LEN: usize = 16 + 60;
+    let mut packet = Vec::with_capacity(REQUEST_LEN);
+    packet.extend_from_slice(&(REQUEST_LEN as u32).to_ne_bytes());
+    packet.extend_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+    packet.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    packet.extend_from_slice(&1u32.to_ne_bytes()); // sequence
+    packet.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
+                                                   // struct inet_diag_req: family (ignored: the kernel dumps both), the
+                                                   // source and destination prefix lengths, the extensions wanted...
+    packet.extend_from_slice(&[AF_INET, 0, 0, 1 << (INET_DIAG_INFO - 1)]);
+    packet.extend_from_slice(&[0; 48]); // ...any socket id...
+    packet.extend_from_slice(&u32::MAX.to_ne_bytes()); // ...every state...
+    packet.extend_from_slice(&0u32.to_ne_bytes()); // ...and no table filter.
+    socket.send(&packet, 0)?;
+    receive(socket, buf, Protocol::Tcp, out)
+}
+
+fn failed(what: &str, e: &io::Error) -> Error {
+    Error::Kernel(format!("netlink sock_diag {what}: {}", os_message(e)))
 }
 
 fn dump(
@@ -85,7 +121,7 @@ fn dump(
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     header.sequence_number = seq;
-    let mut request = NetlinkMessage::new(
+    let request = NetlinkMessage::new(
         header,
         SockDiagMessage::InetRequest(InetRequest {
             family,
@@ -102,11 +138,17 @@ fn dump(
         })
         .into(),
     );
-    request.finalize();
-    let mut packet = vec![0u8; request.buffer_len()];
-    request.serialize(&mut packet);
-    socket.send(&packet, 0)?;
+    netlink::send(socket, request)?;
+    receive(socket, buf, protocol, out)
+}
 
+/// Reads a dump's answer to its end.
+fn receive(
+    socket: &mut Socket,
+    buf: &mut [u8],
+    protocol: Protocol,
+    out: &mut Vec<SockRecord>,
+) -> io::Result<()> {
     loop {
         let len = socket.recv(&mut &mut buf[..], 0)?;
         if len == 0 {
@@ -151,7 +193,8 @@ pub fn parse_datagram(
                 Some(code) => return Err(io::Error::from_raw_os_error(-code)),
                 None => return Err(invalid("short netlink error message")),
             },
-            SOCK_DIAG_BY_FAMILY => {
+            // Answers carry their request's type.
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
                 out.push(parse_record(message.payload(), protocol)?);
             }
             _ => {}
