@@ -172,7 +172,7 @@ fn covers(bound: IpAddr, local: IpAddr) -> bool {
 /// already closed is taken to have received one if it received anything (a
 /// connection reset by its peer after sending data reads one byte low).
 pub fn payload(socket: &SockRecord, side: Side) -> Option<Payload> {
-    let bytes = socket.bytes?;
+    let bytes = socket.tcp?;
     let syn = u64::from(side == Side::Upstream && bytes.acked > 0);
     let acked = bytes.acked - syn;
     let sent = match bytes.unique_sent {
@@ -201,7 +201,7 @@ fn fin_acked(socket_state: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::socket::TcpBytes;
+    use crate::kernel::socket::TcpInfo;
 
     fn tcp(state: u8, acked: u64, received: u64, unique_sent: Option<u64>) -> SockRecord {
         SockRecord {
@@ -217,10 +217,11 @@ mod tests {
             netns: 0,
             recv_queue: 0,
             send_queue: 0,
-            bytes: Some(TcpBytes {
+            tcp: Some(TcpInfo {
                 acked,
                 received,
                 unique_sent,
+                ..TcpInfo::default()
             }),
         }
     }

@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::classify::{Classifier, Observation, Payload, SeriesKey, Side};
-use crate::kernel::socket::SockRecord;
+use crate::kernel::socket::{state, Protocol, SockRecord};
 use crate::snapshot::Snapshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -25,13 +25,48 @@ pub struct Totals {
     pub bytes: Payload,
     /// Unix seconds of the last run that saw this dependency.
     pub last_seen: u64,
+    /// Connections opened, each socket once, failed attempts included.
+    /// (The health counters are absent in state files from before them.)
+    #[serde(default)]
+    pub connections: u64,
+    /// Upstream TCP connections that ended without being established.
+    #[serde(default)]
+    pub failures: u64,
+    /// Segments retransmitted.
+    #[serde(default)]
+    pub retransmits: u64,
+    /// This run's established TCP connections' smoothed RTTs: their sum in
+    /// microseconds, and how many.
+    #[serde(skip)]
+    pub rtt_sum_us: u64,
+    #[serde(skip)]
+    pub rtt_count: u64,
 }
 
-/// What a cookie had reached when last seen, and where it was counted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl Totals {
+    /// Takes in another series' counts (folding). Sums saturate.
+    pub fn absorb(&mut self, other: &Totals) {
+        self.open = self.open.saturating_add(other.open);
+        add_growth(self, Payload::default(), other.bytes);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        self.connections = self.connections.saturating_add(other.connections);
+        self.failures = self.failures.saturating_add(other.failures);
+        self.retransmits = self.retransmits.saturating_add(other.retransmits);
+        self.rtt_sum_us = self.rtt_sum_us.saturating_add(other.rtt_sum_us);
+        self.rtt_count = self.rtt_count.saturating_add(other.rtt_count);
+    }
+}
+
+/// What a socket (by cookie) had reached when last seen, and where it was
+/// counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracked {
     pub key: SeriesKey,
     pub seen: Payload,
+    pub retransmits: u32,
+    /// Last sampled while still connecting (SYN_SENT); not persisted, as
+    /// only `--loop` sees how a connection ends.
+    pub connecting: bool,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -66,6 +101,8 @@ impl Counters {
         let classifier = Classifier::new(snapshot, sockets);
         for totals in self.series.values_mut() {
             totals.open = 0;
+            totals.rtt_sum_us = 0;
+            totals.rtt_count = 0;
         }
 
         for socket in destroyed {
@@ -75,18 +112,23 @@ impl Counters {
             let Some(seen) = classifier.observe(socket, "", container) else {
                 continue;
             };
-            let (key, before) = match known {
-                Some(tracked) => (tracked.key, tracked.seen),
-                None => (seen.key, Payload::default()),
-            };
+            let key = known.as_ref().map_or(seen.key, |t| t.key.clone());
             if excluded(rules, key.addr) {
                 continue;
             }
-            if let Some(now) = seen.payload {
-                let totals = self.series.entry(key).or_default();
-                add_growth(totals, before, now);
-                totals.last_seen = rules.now;
-            }
+            // Never established: an active open whose SYN was never
+            // acknowledged (refused, timed out, closed while connecting).
+            let failed = key.side == Side::Upstream
+                && key.protocol == Protocol::Tcp
+                && socket
+                    .tcp
+                    .map_or(known.as_ref().is_some_and(|t| t.connecting), |t| {
+                        t.acked == 0
+                    });
+            let totals = self.series.entry(key).or_default();
+            count(totals, known.as_ref(), seen.payload, socket);
+            totals.failures = totals.failures.saturating_add(u64::from(failed));
+            totals.last_seen = rules.now;
         }
 
         let mut cookies = HashMap::with_capacity(self.cookies.len());
@@ -109,14 +151,18 @@ impl Counters {
             let totals = self.series.entry(key.clone()).or_default();
             totals.open = totals.open.saturating_add(1);
             totals.last_seen = rules.now;
-            if let Some(now) = payload {
-                let before = self
-                    .cookies
-                    .get(&socket.cookie)
-                    .map_or(Payload::default(), |t| t.seen);
-                add_growth(totals, before, now);
-                cookies.insert(socket.cookie, Tracked { key, seen: now });
+            count(totals, self.cookies.get(&socket.cookie), payload, socket);
+            if let Some(tcp) = socket.tcp.filter(|_| socket.state == state::ESTABLISHED) {
+                totals.rtt_sum_us = totals.rtt_sum_us.saturating_add(tcp.rtt_us.into());
+                totals.rtt_count = totals.rtt_count.saturating_add(1);
             }
+            let tracked = Tracked {
+                key,
+                seen: payload.unwrap_or_default(),
+                retransmits: socket.tcp.map_or(0, |t| t.retransmits),
+                connecting: socket.state == state::SYN_SENT,
+            };
+            cookies.insert(socket.cookie, tracked);
         }
 
         // TIME_WAIT has no owner and no counters: it only proves a recent
@@ -207,10 +253,10 @@ impl Counters {
                 addr: None,
                 ..key.clone()
             };
-            let sum = self.series.entry(other.clone()).or_default();
-            sum.open = sum.open.saturating_add(totals.open);
-            add_growth(sum, Payload::default(), totals.bytes);
-            sum.last_seen = sum.last_seen.max(totals.last_seen);
+            self.series
+                .entry(other.clone())
+                .or_default()
+                .absorb(&totals);
             moved.insert(key, other);
         }
         for tracked in self.cookies.values_mut() {
@@ -230,6 +276,27 @@ impl Counters {
                 .collect();
             *count = peers.len();
         }
+    }
+}
+
+/// Adds what a socket did since it was last seen (`known`): the connection
+/// itself if it is new, its payload's and retransmits' growth.
+fn count(
+    totals: &mut Totals,
+    known: Option<&Tracked>,
+    payload: Option<Payload>,
+    socket: &SockRecord,
+) {
+    if known.is_none() {
+        totals.connections = totals.connections.saturating_add(1);
+    }
+    if let Some(now) = payload {
+        add_growth(totals, known.map_or(Payload::default(), |t| t.seen), now);
+    }
+    if let Some(tcp) = socket.tcp {
+        let before = known.map_or(0, |t| t.retransmits);
+        let growth = tcp.retransmits.saturating_sub(before);
+        totals.retransmits = totals.retransmits.saturating_add(growth.into());
     }
 }
 
@@ -253,7 +320,6 @@ fn add_growth(totals: &mut Totals, before: Payload, now: Payload) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::socket::Protocol;
 
     fn key(addr: &str) -> SeriesKey {
         SeriesKey {
@@ -274,6 +340,7 @@ mod tests {
                 open: 1,
                 bytes: Payload { sent, received: 0 },
                 last_seen: 100 + i,
+                ..Totals::default()
             };
             counters.series.insert(key(&format!("192.0.2.{i}")), totals);
         }
@@ -286,6 +353,8 @@ mod tests {
             Tracked {
                 key: key("192.0.2.2"),
                 seen,
+                retransmits: 0,
+                connecting: false,
             },
         );
         counters.cap(3);

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
-use super::classify::{Payload, SeriesKey, Side};
+use super::classify::{SeriesKey, Side};
 use super::counters::Totals;
 use crate::kernel::socket::Protocol;
 
@@ -20,20 +20,9 @@ pub struct Row {
     pub port: u16,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RowTotals {
-    pub open: u64,
-    pub bytes: Payload,
-}
-
-impl RowTotals {
-    /// Sums saturate: a counter that wrapped would go backwards.
-    fn add(&mut self, open: u64, bytes: Payload) {
-        self.open = self.open.saturating_add(open);
-        self.bytes.sent = self.bytes.sent.saturating_add(bytes.sent);
-        self.bytes.received = self.bytes.received.saturating_add(bytes.received);
-    }
-}
+/// A row's counts: the series' totals, summed over the peers folded into
+/// it (sums saturate: a counter that wrapped would go backwards).
+pub type RowTotals = Totals;
 
 /// Keeps the `max_peers` peers of each side with the most bytes (ties: the
 /// lower address) and folds the others into one `other` peer per
@@ -72,7 +61,7 @@ pub fn fold(
                 peer: key.addr.filter(|addr| kept.contains(addr)),
                 port: key.port,
             };
-            rows.entry(row).or_default().add(totals.open, totals.bytes);
+            rows.entry(row).or_default().absorb(totals);
         }
     }
     (rows, folded)
@@ -81,6 +70,7 @@ pub fn fold(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounting::classify::Payload;
 
     #[test]
     fn folded_sums_saturate_instead_of_wrapping() {
@@ -96,6 +86,7 @@ mod tests {
             open: 1,
             bytes: Payload { sent, received: 0 },
             last_seen: 0,
+            ..Totals::default()
         };
         let series = BTreeMap::from([
             (key("192.0.2.1"), totals(u64::MAX)),

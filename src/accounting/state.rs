@@ -22,7 +22,10 @@ use crate::output::read::{read_bounded, Refused};
 use crate::output::textfile;
 
 const FORMAT: &str = "planet-state";
-const VERSION: u32 = 1;
+/// 2 added the health counters and each cookie's retransmits; a version 1
+/// file is read as it is (no retransmits seen yet).
+const VERSION: u32 = 2;
+const READS: [u32; 2] = [1, 2];
 /// How long a run waits for an overlapping run to finish.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// The state holds peers and process names: for root's eyes only.
@@ -47,7 +50,10 @@ struct OnDisk {
     series: Vec<(SeriesKey, Totals)>,
     /// (cookie, index into `series`, bytes sent and received when last seen):
     /// compact, as there is one per open TCP socket.
-    cookies: Vec<(u64, usize, u64, u64)>,
+    /// Version 2: [cookie, index into `series`, bytes sent, bytes received,
+    /// retransmits] when last seen: compact, as there is one per open socket.
+    /// Version 1 rows lack the last.
+    cookies: Vec<Vec<u64>>,
     /// Reverse DNS answers: (address, PTR name or none, expiry).
     #[serde(default)]
     dns: Vec<(IpAddr, Option<String>, u64)>,
@@ -175,12 +181,19 @@ fn encode(state: &State) -> Vec<u8> {
     let series = &state.counters.series;
     let index: HashMap<&SeriesKey, usize> =
         series.keys().enumerate().map(|(i, k)| (k, i)).collect();
-    let mut cookies: Vec<(u64, usize, u64, u64)> = state
+    let mut cookies: Vec<Vec<u64>> = state
         .counters
         .cookies
         .iter()
         .filter_map(|(cookie, t)| {
-            Some((*cookie, *index.get(&t.key)?, t.seen.sent, t.seen.received))
+            let i = *index.get(&t.key)? as u64;
+            Some(vec![
+                *cookie,
+                i,
+                t.seen.sent,
+                t.seen.received,
+                t.retransmits.into(),
+            ])
         })
         .collect();
     cookies.sort_unstable();
@@ -224,7 +237,7 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
     if header.format != FORMAT {
         return Err("not a planet state file (another format)".into());
     }
-    if header.version != VERSION {
+    if !READS.contains(&header.version) {
         return Err(format!(
             "state file version {} is not {VERSION}",
             header.version
@@ -234,7 +247,14 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
         .map_err(|e| format!("corrupt state file ({})", json_position(&e)))?;
     let mut state = State::default();
     let mut cookies = HashMap::with_capacity(on_disk.cookies.len());
-    for (cookie, i, sent, received) in on_disk.cookies {
+    for row in on_disk.cookies {
+        let field = |n: usize| row.get(n).copied().unwrap_or(0);
+        if row.len() < 4 {
+            return Err("corrupt state file (a cookie row is too short)".into());
+        }
+        let (cookie, i, sent, received) = (field(0), field(1), field(2), field(3));
+        let retransmits = u32::try_from(field(4)).unwrap_or(u32::MAX);
+        let i = usize::try_from(i).unwrap_or(usize::MAX);
         let (key, _) = on_disk.series.get(i).ok_or_else(|| {
             format!(
                 "corrupt state file (cookie refers to series {i} of {})",
@@ -247,6 +267,8 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
             Tracked {
                 key: key.clone(),
                 seen,
+                retransmits,
+                connecting: false,
             },
         );
     }
@@ -292,6 +314,10 @@ mod tests {
                     received: 321415,
                 },
                 last_seen: 1_700_000_000,
+                connections: 9,
+                failures: 2,
+                retransmits: 7,
+                ..Totals::default()
             },
         );
         state.dns.entries.insert(
@@ -305,6 +331,8 @@ mod tests {
             u64::MAX,
             Tracked {
                 key,
+                retransmits: 4,
+                connecting: false,
                 seen: Payload {
                     sent: 15,
                     received: 1,
@@ -317,6 +345,25 @@ mod tests {
     #[test]
     fn round_trips() {
         let state = sample();
+        assert_eq!(decode(&encode(&state)).unwrap(), state);
+    }
+
+    #[test]
+    fn a_version_1_file_is_read_with_no_retransmits_seen() {
+        let v1 = br#"{"format":"planet-state","version":1,"series":[[{"side":"upstream","protocol":"tcp","process":"a","addr":"10.0.0.1","port":80},{"bytes":{"sent":1,"received":2},"last_seen":3}]],"cookies":[[7,0,1,2]]}"#;
+        let state = decode(v1).unwrap();
+        let (key, totals) = state.counters.series.iter().next().unwrap();
+        assert_eq!(
+            (
+                key.container.as_str(),
+                totals.bytes.sent,
+                totals.connections
+            ),
+            ("", 1, 0)
+        );
+        let tracked = &state.counters.cookies[&7];
+        assert_eq!((tracked.seen.received, tracked.retransmits), (2, 0));
+        // Written back as version 2, and read again the same.
         assert_eq!(decode(&encode(&state)).unwrap(), state);
     }
 

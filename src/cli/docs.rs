@@ -77,6 +77,18 @@ Open connections to a peer this host depends on, and from a peer that depends on
 \fBplanet_upstream_bytes_total\fR, \fBplanet_downstream_bytes_total\fR{...,direction}
 Payload bytes in and out over TCP, SYN and FIN taken off; never decreasing.
 .TP
+\fBplanet_upstream_connections_total\fR, \fBplanet_downstream_connections_total\fR{...}
+Connections opened, each socket once when planet first sees it, failed attempts included.
+.TP
+\fBplanet_upstream_connect_failures_total\fR{...}
+TCP connections that ended without being established (refused, timed out, closed while connecting); counted under \fB\-\-loop\fR.
+.TP
+\fBplanet_upstream_retransmits_total\fR, \fBplanet_downstream_retransmits_total\fR{...}
+TCP segments retransmitted (tcpi_total_retrans), never decreasing.
+.TP
+\fBplanet_upstream_rtt_seconds\fR, \fBplanet_downstream_rtt_seconds\fR{...}
+Mean smoothed round\-trip time of the series' established TCP connections now.
+.TP
 \fBplanet_peers_folded\fR{family}
 Peers beyond \fB\-\-max\-peers\fR (or the state's cap) folded into name="other".
 .TP

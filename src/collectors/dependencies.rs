@@ -1,7 +1,7 @@
 //! What this host depends on (upstream) and who depends on it (downstream):
-//! open connections and payload bytes per peer. The run has already brought
-//! the counters up to date, folded the smallest peers and named the rest;
-//! this collector only writes them.
+//! open connections, payload bytes and connection health per peer. The run
+//! has already brought the counters up to date, folded the smallest peers
+//! and named the rest; this collector only writes them.
 
 use super::collector::{Collector, Input, Needs};
 use crate::accounting::classify::Side;
@@ -23,8 +23,15 @@ impl Collector for Dependencies {
         [
             "planet_upstream",
             "planet_upstream_bytes_total",
+            "planet_upstream_connections_total",
+            "planet_upstream_connect_failures_total",
+            "planet_upstream_retransmits_total",
+            "planet_upstream_rtt_seconds",
             "planet_downstream",
             "planet_downstream_bytes_total",
+            "planet_downstream_connections_total",
+            "planet_downstream_retransmits_total",
+            "planet_downstream_rtt_seconds",
             "planet_peers_folded",
             "planet_dns_lookups_total",
             "planet_destroy_events_lost_total",
@@ -50,9 +57,25 @@ impl Collector for Dependencies {
                     "Payload bytes from (in) and to (out) a peer that depends on this host, over TCP.",
                 ),
             };
-            let mut gauge = Family::gauge(format!("planet_{}", side.as_str()), gauge_help);
-            let mut bytes =
-                Family::counter(format!("planet_{}_bytes_total", side.as_str()), bytes_help);
+            let name = |suffix: &str| format!("planet_{}{suffix}", side.as_str());
+            let mut gauge = Family::gauge(name(""), gauge_help);
+            let mut bytes = Family::counter(name("_bytes_total"), bytes_help);
+            let mut connections = Family::counter(
+                name("_connections_total"),
+                "Connections opened, each socket counted once when planet first sees it; failed attempts included.",
+            );
+            let mut retransmits = Family::counter(
+                name("_retransmits_total"),
+                "TCP segments retransmitted over the connections of this dependency.",
+            );
+            let mut rtt = Family::gauge(
+                name("_rtt_seconds"),
+                "Mean smoothed round-trip time of this dependency's established TCP connections now.",
+            );
+            let mut failures = Family::counter(
+                "planet_upstream_connect_failures_total",
+                "TCP connections to this peer that ended without being established (refused, timed out, closed while connecting); counted under --loop.",
+            );
             for (row, totals) in deps.rows.iter().filter(|(row, _)| row.side == side) {
                 let (name, domain, addr) = match row.peer {
                     Some(addr) => match deps.names.get(&addr) {
@@ -72,6 +95,7 @@ impl Collector for Dependencies {
                     ("port", port.as_str()),
                 ];
                 gauge.push(labels, totals.open as f64);
+                connections.push(labels, totals.connections as f64);
                 if row.protocol == Protocol::Tcp {
                     for (direction, value) in
                         [("in", totals.bytes.received), ("out", totals.bytes.sent)]
@@ -81,9 +105,20 @@ impl Collector for Dependencies {
                             value as f64,
                         );
                     }
+                    retransmits.push(labels, totals.retransmits as f64);
+                    if side == Side::Upstream {
+                        failures.push(labels, totals.failures as f64);
+                    }
+                    if totals.rtt_count > 0 {
+                        let mean_us = totals.rtt_sum_us as f64 / totals.rtt_count as f64;
+                        rtt.push(labels, mean_us / 1e6);
+                    }
                 }
             }
-            families.extend([gauge, bytes]);
+            families.extend([gauge, bytes, connections, retransmits, rtt]);
+            if side == Side::Upstream {
+                families.push(failures);
+            }
         }
         let mut folded = Family::gauge(
             "planet_peers_folded",

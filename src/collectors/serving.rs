@@ -108,7 +108,7 @@ mod tests {
             netns: 0,
             recv_queue: 2,
             send_queue: 128,
-            bytes: None,
+            tcp: None,
         }
     }
 

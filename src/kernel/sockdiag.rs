@@ -22,7 +22,7 @@ use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
 
 use super::netlink;
 
-use super::socket::{normalise, Protocol, SockRecord, TcpBytes};
+use super::socket::{normalise, Protocol, SockRecord, TcpInfo};
 use crate::error::{os_message, Error};
 
 const NLMSG_ERROR: u16 = 2;
@@ -33,6 +33,8 @@ const TCPDIAG_GETSOCK: u16 = 18;
 /// Size of `struct inet_diag_msg`, the fixed part of every answer.
 const INET_DIAG_MSG_LEN: usize = 72;
 /// `tcp_info` offsets (include/uapi/linux/tcp.h), stable since Linux 4.1.
+const TCPI_RTT: usize = 68;
+const TCPI_TOTAL_RETRANS: usize = 100;
 const TCPI_BYTES_ACKED: usize = 120;
 const TCPI_BYTES_RECEIVED: usize = 128;
 /// Linux 4.19+.
@@ -212,11 +214,11 @@ fn parse_record(payload: &[u8], protocol: Protocol) -> io::Result<SockRecord> {
     }
     let header = InetResponseHeader::parse(&payload[..INET_DIAG_MSG_LEN]).map_err(invalid)?;
     let id = &header.socket_id;
-    let mut bytes = None;
+    let mut tcp = None;
     for nla in NlasIterator::new(&payload[INET_DIAG_MSG_LEN..]) {
         let nla = nla.map_err(invalid)?;
         if nla.kind() == INET_DIAG_INFO {
-            bytes = tcp_bytes(nla.value());
+            tcp = tcp_info(nla.value());
         }
     }
     let cookie = &id.cookie;
@@ -237,24 +239,32 @@ fn parse_record(payload: &[u8], protocol: Protocol) -> io::Result<SockRecord> {
         netns: 0,
         recv_queue: header.recv_queue,
         send_queue: header.send_queue,
-        bytes,
+        tcp,
     })
 }
 
-/// Reads the two byte counters of a `tcp_info`, if the kernel sent that far.
-pub fn tcp_bytes(info: &[u8]) -> Option<TcpBytes> {
+/// Reads what planet needs of a `tcp_info`, if the kernel sent that far
+/// (the byte counters, Linux 4.1+; unique bytes sent, 4.19+).
+pub fn tcp_info(info: &[u8]) -> Option<TcpInfo> {
     let sent = read_u64(info, TCPI_BYTES_SENT);
     let retrans = read_u64(info, TCPI_BYTES_RETRANS);
-    Some(TcpBytes {
+    Some(TcpInfo {
         acked: read_u64(info, TCPI_BYTES_ACKED)?,
         received: read_u64(info, TCPI_BYTES_RECEIVED)?,
         unique_sent: sent.zip(retrans).map(|(s, r)| s.saturating_sub(r)),
+        retransmits: read_u32(info, TCPI_TOTAL_RETRANS)?,
+        rtt_us: read_u32(info, TCPI_RTT)?,
     })
 }
 
 fn read_u64(data: &[u8], at: usize) -> Option<u64> {
     let bytes = data.get(at..at + 8)?;
     Some(u64::from_ne_bytes(bytes.try_into().ok()?))
+}
+
+fn read_u32(data: &[u8], at: usize) -> Option<u32> {
+    let bytes = data.get(at..at + 4)?;
+    Some(u32::from_ne_bytes(bytes.try_into().ok()?))
 }
 
 fn read_i32(data: &[u8]) -> Option<i32> {
@@ -271,23 +281,30 @@ mod tests {
 
     #[test]
     fn short_tcp_info_has_no_byte_counters() {
-        assert_eq!(tcp_bytes(&[0u8; 104]), None);
-        assert_eq!(tcp_bytes(&[0u8; 135]), None);
+        assert_eq!(tcp_info(&[0u8; 104]), None);
+        assert_eq!(tcp_info(&[0u8; 135]), None);
         let mut info = vec![0u8; 136];
         info[120..128].copy_from_slice(&7u64.to_ne_bytes());
         info[128..136].copy_from_slice(&9u64.to_ne_bytes());
         assert_eq!(
-            tcp_bytes(&info),
-            Some(TcpBytes {
+            tcp_info(&info),
+            Some(TcpInfo {
                 acked: 7,
                 received: 9,
-                unique_sent: None
+                unique_sent: None,
+                ..TcpInfo::default()
             })
+        );
+        info[68..72].copy_from_slice(&250u32.to_ne_bytes());
+        info[100..104].copy_from_slice(&3u32.to_ne_bytes());
+        assert_eq!(
+            tcp_info(&info).map(|i| (i.rtt_us, i.retransmits)),
+            Some((250, 3))
         );
         info.resize(232, 0);
         info[200..208].copy_from_slice(&10u64.to_ne_bytes());
         info[208..216].copy_from_slice(&4u64.to_ne_bytes());
-        assert_eq!(tcp_bytes(&info).unwrap().unique_sent, Some(6));
+        assert_eq!(tcp_info(&info).unwrap().unique_sent, Some(6));
     }
 
     #[test]

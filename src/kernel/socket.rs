@@ -7,6 +7,7 @@ use std::net::IpAddr;
 /// TCP states as the kernel numbers them (include/net/tcp_states.h).
 pub mod state {
     pub const ESTABLISHED: u8 = 1;
+    pub const SYN_SENT: u8 = 2;
     pub const FIN_WAIT2: u8 = 5;
     pub const TIME_WAIT: u8 = 6;
     /// Also the state of every unconnected UDP socket.
@@ -35,14 +36,19 @@ impl Protocol {
     }
 }
 
-/// The raw TCP byte counters: `acked` and `received` include the control
-/// bytes of SYN and FIN; `unique_sent` (bytes sent less retransmissions,
-/// Linux 4.19+) counts data only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TcpBytes {
+/// What planet reads of a socket's `tcp_info`. The byte counters are raw:
+/// `acked` and `received` include the control bytes of SYN and FIN;
+/// `unique_sent` (bytes sent less retransmissions, Linux 4.19+) counts data
+/// only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpInfo {
     pub acked: u64,
     pub received: u64,
     pub unique_sent: Option<u64>,
+    /// Segments retransmitted over the socket's life (`tcpi_total_retrans`).
+    pub retransmits: u32,
+    /// Smoothed round-trip time in microseconds (`tcpi_rtt`).
+    pub rtt_us: u32,
 }
 
 /// One socket as the kernel reported it. Addresses are normalised once here:
@@ -67,7 +73,7 @@ pub struct SockRecord {
     /// LISTEN: the accept queue's maximum; otherwise bytes unsent.
     pub send_queue: u32,
     /// TCP only, and only where the kernel sent a long enough `tcp_info`.
-    pub bytes: Option<TcpBytes>,
+    pub tcp: Option<TcpInfo>,
 }
 
 /// IPv4-mapped IPv6 (`::ffff:10.0.0.1`) is the same peer as `10.0.0.1`.

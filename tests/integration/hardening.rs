@@ -307,7 +307,9 @@ fn ten_thousand_peers_cost_bounded_state_memory_and_dns_time() {
         // one `other` series there. (Before: every peer, 11 MB at 65,537.)
         let state = fs::read_to_string(env.state_file()).unwrap();
         assert_eq!(state.matches("\"side\":\"upstream\"").count(), 10_000);
-        assert!(state.len() < 2 << 20, "state of {} bytes", state.len());
+        // What else it holds is one row per open socket (each is counted
+        // once as a connection): bounded by the kernel, not by history.
+        assert!(state.len() < 4 << 20, "state of {} bytes", state.len());
         // Generous bounds; the bench measures (before: 81 MB at 65,537).
         assert!(rss_kib < 64 << 10, "peak RSS {rss_kib} KiB");
 

@@ -9,6 +9,7 @@ mod containers;
 mod dependencies;
 mod faults;
 mod hardening;
+mod health;
 mod hostile;
 mod naming;
 mod output;

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::testenv::*;
@@ -264,16 +265,30 @@ fn a_forked_servers_socket_is_named_by_its_parent_whatever_the_pids() {
         echo 100 > /proc/sys/kernel/ns_last_pid
         "$1/srv-worker" infinity &
         echo "pids $parent $!" >&2
-        eval "exec $3>&-"  # only the two hold the socket now
+        exec 3>&-  # only the two hold the socket now
         "$2" collect --stdout --no-resolve --collector serving
     "#;
     let mut command = Command::new(unshare);
     command
         .args(["--pid", "--fork", "--mount-proc", "sh", "-c", script, "sh"])
         .arg(names.path())
-        .arg(PLANET)
-        .arg(listener.as_raw_fd().to_string());
-    inherit(&mut command, &[listener.as_raw_fd()]);
+        .arg(PLANET);
+    // The listener as fd 3 in the script: sh (dash) can name no fd above 9.
+    let fd = listener.as_raw_fd();
+    // SAFETY: only dup2 and fcntl, async-signal-safe, run between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let moved = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            match moved < 0 {
+                true => Err(std::io::Error::last_os_error()),
+                false => Ok(()),
+            }
+        });
+    }
     let output = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
