@@ -22,6 +22,9 @@ _planet() {
             planet,completions)
                 cmd="planet__subcmd__completions"
                 ;;
+            planet,graph)
+                cmd="planet__subcmd__graph"
+                ;;
             planet,help)
                 cmd="planet__subcmd__help"
                 ;;
@@ -36,6 +39,9 @@ _planet() {
                 ;;
             planet__subcmd__help,completions)
                 cmd="planet__subcmd__help__subcmd__completions"
+                ;;
+            planet__subcmd__help,graph)
+                cmd="planet__subcmd__help__subcmd__graph"
                 ;;
             planet__subcmd__help,help)
                 cmd="planet__subcmd__help__subcmd__help"
@@ -68,7 +74,7 @@ _planet() {
 
     case "${cmd}" in
         planet)
-            opts="-h -V --help --version collect wrap completions man help"
+            opts="-h -V --help --version collect graph wrap completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -165,8 +171,46 @@ _planet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        planet__subcmd__graph)
+            opts="-o -h -V --prometheus --files --window --format --output --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --files)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "json dot mermaid html" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         planet__subcmd__help)
-            opts="collect wrap completions man help"
+            opts="collect graph wrap completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -194,6 +238,20 @@ _planet() {
             return 0
             ;;
         planet__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        planet__subcmd__help__subcmd__graph)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

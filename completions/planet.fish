@@ -27,6 +27,7 @@ end
 complete -c planet -n "__fish_planet_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c planet -n "__fish_planet_needs_command" -s V -l version -d 'Print version'
 complete -c planet -n "__fish_planet_needs_command" -f -a "collect" -d 'Read the socket tables once (or in a loop) and write the exposition'
+complete -c planet -n "__fish_planet_needs_command" -f -a "graph" -d 'Draw the fleet\'s dependency graph from Prometheus, or from the .prom files of several hosts'
 complete -c planet -n "__fish_planet_needs_command" -f -a "wrap" -d 'Work with a --wrap rules file'
 complete -c planet -n "__fish_planet_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c planet -n "__fish_planet_needs_command" -f -a "man" -d 'Print the man page (roff), e.g. `planet man | man -l -`'
@@ -59,6 +60,16 @@ complete -c planet -n "__fish_planet_using_subcommand collect" -l loop -d 'Keep 
 complete -c planet -n "__fish_planet_using_subcommand collect" -l no-resolve -d 'Do not ask DNS for peer names'
 complete -c planet -n "__fish_planet_using_subcommand collect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c planet -n "__fish_planet_using_subcommand collect" -s V -l version -d 'Print version'
+complete -c planet -n "__fish_planet_using_subcommand graph" -l prometheus -d 'The Prometheus HTTP API to read every host\'s series from (Prometheus, Thanos, Mimir, VictoriaMetrics), e.g. http://localhost:9090' -r
+complete -c planet -n "__fish_planet_using_subcommand graph" -l files -d 'The .prom files of several hosts instead (totals instead of rates)' -r -F
+complete -c planet -n "__fish_planet_using_subcommand graph" -l window -d 'The window byte and event rates are taken over, with --prometheus' -r
+complete -c planet -n "__fish_planet_using_subcommand graph" -l format -d 'json (Grafana\'s Node Graph fields), dot (Graphviz), mermaid, or html (one self-contained page)' -r -f -a "json\t''
+dot\t''
+mermaid\t''
+html\t''"
+complete -c planet -n "__fish_planet_using_subcommand graph" -s o -l output -d 'Write the graph to this file (atomically) instead of standard output' -r -F
+complete -c planet -n "__fish_planet_using_subcommand graph" -s h -l help -d 'Print help'
+complete -c planet -n "__fish_planet_using_subcommand graph" -s V -l version -d 'Print version'
 complete -c planet -n "__fish_planet_using_subcommand wrap; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
 complete -c planet -n "__fish_planet_using_subcommand wrap; and not __fish_seen_subcommand_from check help" -s V -l version -d 'Print version'
 complete -c planet -n "__fish_planet_using_subcommand wrap; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Check a rules file, fetch its sources once, and print what it would write'
@@ -71,9 +82,10 @@ complete -c planet -n "__fish_planet_using_subcommand completions" -s h -l help 
 complete -c planet -n "__fish_planet_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c planet -n "__fish_planet_using_subcommand man" -s h -l help -d 'Print help'
 complete -c planet -n "__fish_planet_using_subcommand man" -s V -l version -d 'Print version'
-complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "collect" -d 'Read the socket tables once (or in a loop) and write the exposition'
-complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "wrap" -d 'Work with a --wrap rules file'
-complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "man" -d 'Print the man page (roff), e.g. `planet man | man -l -`'
-complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect wrap completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect graph wrap completions man help" -f -a "collect" -d 'Read the socket tables once (or in a loop) and write the exposition'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect graph wrap completions man help" -f -a "graph" -d 'Draw the fleet\'s dependency graph from Prometheus, or from the .prom files of several hosts'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect graph wrap completions man help" -f -a "wrap" -d 'Work with a --wrap rules file'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect graph wrap completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect graph wrap completions man help" -f -a "man" -d 'Print the man page (roff), e.g. `planet man | man -l -`'
+complete -c planet -n "__fish_planet_using_subcommand help; and not __fish_seen_subcommand_from collect graph wrap completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c planet -n "__fish_planet_using_subcommand help; and __fish_seen_subcommand_from wrap" -f -a "check" -d 'Check a rules file, fetch its sources once, and print what it would write'

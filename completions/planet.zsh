@@ -54,6 +54,20 @@ own\:"planet'\''s own only (a host whose containers are watched otherwise)"))' \
 '--version[Print version]' \
 && ret=0
 ;;
+(graph)
+_arguments "${_arguments_options[@]}" : \
+'--prometheus=[The Prometheus HTTP API to read every host'\''s series from (Prometheus, Thanos, Mimir, VictoriaMetrics), e.g. http\://localhost\:9090]:URL:_default' \
+'*--files=[The .prom files of several hosts instead (totals instead of rates)]:FILE:_files' \
+'--window=[The window byte and event rates are taken over, with --prometheus]:DURATION:_default' \
+'--format=[json (Grafana'\''s Node Graph fields), dot (Graphviz), mermaid, or html (one self-contained page)]:FORMAT:(json dot mermaid html)' \
+'-o+[Write the graph to this file (atomically) instead of standard output]:FILE:_files' \
+'--output=[Write the graph to this file (atomically) instead of standard output]:FILE:_files' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
 (wrap)
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
@@ -140,6 +154,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(graph)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (wrap)
 _arguments "${_arguments_options[@]}" : \
 ":: :_planet__subcmd__help__subcmd__wrap_commands" \
@@ -185,6 +203,7 @@ esac
 _planet_commands() {
     local commands; commands=(
 'collect:Read the socket tables once (or in a loop) and write the exposition' \
+'graph:Draw the fleet'\''s dependency graph from Prometheus, or from the .prom files of several hosts' \
 'wrap:Work with a --wrap rules file' \
 'completions:Print a shell completion script (bash, zsh, fish, elvish, powershell)' \
 'man:Print the man page (roff), e.g. \`planet man | man -l -\`' \
@@ -202,10 +221,16 @@ _planet__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'planet completions commands' commands "$@"
 }
+(( $+functions[_planet__subcmd__graph_commands] )) ||
+_planet__subcmd__graph_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet graph commands' commands "$@"
+}
 (( $+functions[_planet__subcmd__help_commands] )) ||
 _planet__subcmd__help_commands() {
     local commands; commands=(
 'collect:Read the socket tables once (or in a loop) and write the exposition' \
+'graph:Draw the fleet'\''s dependency graph from Prometheus, or from the .prom files of several hosts' \
 'wrap:Work with a --wrap rules file' \
 'completions:Print a shell completion script (bash, zsh, fish, elvish, powershell)' \
 'man:Print the man page (roff), e.g. \`planet man | man -l -\`' \
@@ -222,6 +247,11 @@ _planet__subcmd__help__subcmd__collect_commands() {
 _planet__subcmd__help__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'planet help completions commands' commands "$@"
+}
+(( $+functions[_planet__subcmd__help__subcmd__graph_commands] )) ||
+_planet__subcmd__help__subcmd__graph_commands() {
+    local commands; commands=()
+    _describe -t commands 'planet help graph commands' commands "$@"
 }
 (( $+functions[_planet__subcmd__help__subcmd__help_commands] )) ||
 _planet__subcmd__help__subcmd__help_commands() {

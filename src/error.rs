@@ -27,6 +27,9 @@ pub enum Error {
     Kernel(String),
     /// Another planet run holds the state lock.
     Lock { path: PathBuf, waited: Duration },
+    /// A server planet asked (Prometheus, for `planet graph`) failed or
+    /// had nothing to say.
+    Remote { url: String, problem: String },
 }
 
 impl Error {
@@ -81,7 +84,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
-            Error::Config { .. } | Error::Io { .. } | Error::Kernel(_) | Error::Lock { .. } => 1,
+            Error::Config { .. }
+            | Error::Io { .. }
+            | Error::Kernel(_)
+            | Error::Lock { .. }
+            | Error::Remote { .. } => 1,
         }
     }
 
@@ -104,6 +111,7 @@ impl fmt::Display for Error {
                 }
                 f.write_str(&os_message(source))
             }
+            Error::Remote { url, problem } => write!(f, "{url}: {problem}"),
             Error::Lock { path, waited } => write!(
                 f,
                 "{}: locked by another planet run; gave up after {}",

@@ -14,6 +14,9 @@
 //! 6. [`output`]: the atomic file node_exporter reads;
 //! 7. [`app`]: the commands, wiring the stages; [`cli`] defines them.
 //!
+//! [`graph`] is the other direction, for `planet graph`: the series of many
+//! hosts, read back from Prometheus or files, joined into one graph.
+//!
 //! Imports point down this list (each stage may use the ones before it,
 //! plus the leaves [`error`], [`exposition`] and [`output`]), never up.
 
@@ -23,6 +26,7 @@ pub mod cli;
 pub mod collectors;
 pub mod error;
 pub mod exposition;
+pub mod graph;
 pub mod kernel;
 pub mod naming;
 pub mod output;

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::exposition::render;
 
 mod collect;
+mod graph;
 mod pass;
 mod self_metrics;
 mod signals;
@@ -22,6 +23,7 @@ pub use self_metrics::FAMILIES as SELF_FAMILIES;
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Collect(args) => collect::collect(*args),
+        Command::Graph(args) => graph::graph(args),
         Command::Completions { shell } => print(&docs::completions(shell)),
         Command::Man => print(&docs::man_page()),
         Command::Wrap(WrapCommand::Check { file }) => wrap_check(file),

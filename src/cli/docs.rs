@@ -54,6 +54,10 @@ const SYNOPSIS: &str = r#".SH SYNOPSIS
 .br
 \fBplanet collect\fR \fB\-\-out\fR \fIDIR\fR \fB\-\-loop\fR [\fB\-\-interval\fR \fIDURATION\fR] [\fIOPTIONS\fR]
 .br
+\fBplanet graph\fR \fB\-\-prometheus\fR \fIURL\fR [\fB\-\-window\fR \fIDURATION\fR] [\fB\-\-format\fR json|dot|mermaid|html] [\fB\-o\fR \fIFILE\fR]
+.br
+\fBplanet graph\fR \fB\-\-files\fR \fIFILE\fR... [\fB\-\-format\fR json|dot|mermaid|html] [\fB\-o\fR \fIFILE\fR]
+.br
 \fBplanet wrap check\fR \fIFILE\fR
 .br
 \fBplanet completions\fR \fISHELL\fR
@@ -115,6 +119,9 @@ Self\-observation; with \fB\-\-loop\fR also \fBplanet_loop_failures_total\fR and
 .TP
 \fBcollect\fR
 Read the socket tables once (or with \fB\-\-loop\fR, repeatedly) and write the exposition.
+.TP
+\fBgraph\fR
+Draw the fleet's dependency graph from every host's planet series, read from the Prometheus HTTP API (byte and event rates over \fB\-\-window\fR) or from several hosts' .prom files (totals): services and external peers as nodes, client to server edges labelled with port, connections, bytes each way, failed connects and retransmits. A peer address that is some host's \fBplanet_address\fR joins to the service serving that port there; each connection is counted once, from the client's side where the client runs planet.
 .TP
 \fBwrap check\fR \fIFILE\fR
 Check a \fB\-\-wrap\fR rules file, fetch its sources once, print what the rules would write, and warn of sources that are down and rules that select nothing.
@@ -189,6 +196,7 @@ mod tests {
         }
         for command in [
             "planet collect",
+            "planet graph",
             "planet wrap check",
             "planet completions",
             "planet man",

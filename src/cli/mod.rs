@@ -13,6 +13,7 @@ use ipnet::IpNet;
 
 use crate::accounting;
 use crate::collectors;
+use crate::graph::render::Format;
 use crate::naming::Resolve;
 use crate::snapshot::Scope;
 
@@ -37,6 +38,9 @@ pub struct Cli {
 pub enum Command {
     /// Read the socket tables once (or in a loop) and write the exposition.
     Collect(Box<CollectArgs>),
+    /// Draw the fleet's dependency graph from Prometheus, or from the .prom
+    /// files of several hosts.
+    Graph(GraphArgs),
     /// Work with a --wrap rules file.
     #[command(subcommand)]
     Wrap(WrapCommand),
@@ -47,6 +51,54 @@ pub enum Command {
     },
     /// Print the man page (roff), e.g. `planet man | man -l -`.
     Man,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    override_usage = "planet graph --prometheus URL [--window 5m] [OPTIONS]\n       planet graph --files FILE... [OPTIONS]"
+)]
+pub struct GraphArgs {
+    /// The Prometheus HTTP API to read every host's series from
+    /// (Prometheus, Thanos, Mimir, VictoriaMetrics), e.g. http://localhost:9090.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+
+    /// The .prom files of several hosts instead (totals instead of rates).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub files: Vec<PathBuf>,
+
+    /// The window byte and event rates are taken over, with --prometheus.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_window)]
+    pub window: Duration,
+
+    /// json (Grafana's Node Graph fields), dot (Graphviz), mermaid, or html
+    /// (one self-contained page).
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+
+    /// Write the graph to this file (atomically) instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl GraphArgs {
+    fn check(&self) -> Result<(), (ErrorKind, String)> {
+        match (&self.prometheus, self.files.is_empty()) {
+            (None, true) => Err((
+                ErrorKind::MissingRequiredArgument,
+                "pass --prometheus URL to read from Prometheus, or --files FILE... to read hosts' .prom files".into(),
+            )),
+            (Some(_), false) => Err((
+                ErrorKind::ArgumentConflict,
+                "--prometheus cannot be used with --files: pass one of them".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn parse_window(text: &str) -> Result<Duration, String> {
+    parse_bounded(text, Duration::from_secs(30 * 24 * 3600))
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,17 +203,20 @@ impl Cli {
         let mut command = Cli::command();
         let matches = command.get_matches_mut();
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-        if let (Command::Collect(args), Some(("collect", sub))) =
-            (&cli.command, matches.subcommand())
-        {
-            let from_env = sub.value_source("out") == Some(ValueSource::EnvVariable);
-            if let Err((kind, message)) = args.check(from_env) {
-                // The collect subcommand's own usage, not the top level's.
-                command.build();
-                match command.find_subcommand_mut("collect") {
-                    Some(collect) => collect.error(kind, message).exit(),
-                    None => command.error(kind, message).exit(),
-                }
+        let problem = match (&cli.command, matches.subcommand()) {
+            (Command::Collect(args), Some(("collect", sub))) => {
+                let from_env = sub.value_source("out") == Some(ValueSource::EnvVariable);
+                args.check(from_env).err().map(|p| ("collect", p))
+            }
+            (Command::Graph(args), _) => args.check().err().map(|p| ("graph", p)),
+            _ => None,
+        };
+        if let Some((name, (kind, message))) = problem {
+            // The subcommand's own usage, not the top level's.
+            command.build();
+            match command.find_subcommand_mut(name) {
+                Some(sub) => sub.error(kind, message).exit(),
+                None => command.error(kind, message).exit(),
             }
         }
         cli
