@@ -97,7 +97,12 @@ fn count(value: f64, units: Units) -> String {
 fn edge_lines(edge: &Edge, units: Units) -> Vec<String> {
     let t = &edge.totals;
     let mut lines = vec![
-        format!(":{} · {:.0} conns", edge.port, t.connections),
+        format!(
+            ":{} · {:.0} conn{}",
+            edge.port,
+            t.connections,
+            if t.connections == 1.0 { "" } else { "s" }
+        ),
         format!(
             "→ {} ← {}",
             human(t.bytes_out, units),
@@ -315,11 +320,13 @@ fn html(graph: &Graph, units: Units) -> String {
             x2 - bend
         );
         let (mx, my) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0);
-        for (i, line) in edge_lines(edge, units).iter().enumerate() {
+        // Stacked just above the edge's middle, the last line nearest it.
+        let lines = edge_lines(edge, units);
+        for (i, line) in lines.iter().enumerate() {
             let _ = writeln!(
                 svg,
                 "<text x=\"{mx}\" y=\"{}\" class=\"edge\" fill=\"{colour}\">{}</text>",
-                my - 6.0 + 12.0 * i as f64,
+                my - 5.0 - 12.0 * (lines.len() - 1 - i) as f64,
                 xml(line)
             );
         }
@@ -352,7 +359,7 @@ fn html(graph: &Graph, units: Units) -> String {
     svg.push_str("</svg>\n");
     let hosts = graph.hosts().len();
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>planet: the fleet's dependencies</title>\n<style>\nbody {{ font-family: sans-serif; margin: 16px; background: #fff; color: #222; }}\nsvg text {{ font-family: sans-serif; }}\n.service rect {{ fill: #e8f0fe; stroke: #3b6fd8; }}\n.external rect {{ fill: #f4f4f4; stroke: #888; stroke-dasharray: 4 3; }}\n.title {{ font-size: 14px; font-weight: bold; }}\n.sub {{ font-size: 11px; fill: #555; }}\n.edge {{ font-size: 10px; text-anchor: middle; }}\n</style>\n</head>\n<body>\n<h1>The fleet's dependencies</h1>\n<p>{} services and peers on {hosts} hosts, {} edges; client on the left, server on the right; red: failed connects, orange: retransmits.</p>\n{svg}</body>\n</html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>planet: the fleet's dependencies</title>\n<style>\nbody {{ font-family: sans-serif; margin: 16px; background: #fff; color: #222; }}\nsvg text {{ font-family: sans-serif; }}\n.service rect {{ fill: #e8f0fe; stroke: #3b6fd8; }}\n.external rect {{ fill: #f4f4f4; stroke: #888; stroke-dasharray: 4 3; }}\n.title {{ font-size: 14px; font-weight: bold; }}\n.sub {{ font-size: 11px; fill: #555; }}\n.edge {{ font-size: 10px; text-anchor: middle; paint-order: stroke; stroke: #fff; stroke-width: 4px; }}\n</style>\n</head>\n<body>\n<h1>The fleet's dependencies</h1>\n<p>{} services and peers on {hosts} hosts, {} edges; client on the left, server on the right; red: failed connects, orange: retransmits.</p>\n{svg}</body>\n</html>\n",
         graph.nodes.len(),
         graph.edges.len()
     )

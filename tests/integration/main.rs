@@ -8,6 +8,7 @@ mod collectors;
 mod containers;
 mod dependencies;
 mod faults;
+mod graph;
 mod hardening;
 mod health;
 mod hostile;

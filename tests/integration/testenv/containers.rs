@@ -21,6 +21,9 @@ pub enum Runtime {
     Kubernetes,
     /// `cri-containerd-<id>.scope`.
     Containerd,
+    /// No container: a host of its own on the bridge (its processes stay
+    /// in the test's cgroup).
+    Host,
 }
 
 pub struct Container {
@@ -30,7 +33,8 @@ pub struct Container {
     pub netns: String,
     pub v4: String,
     pub v6: String,
-    cgroup: PathBuf,
+    /// None for a host.
+    cgroup: Option<PathBuf>,
     handle: File,
     holders: Vec<Named>,
     programs: Vec<std::process::Child>,
@@ -111,11 +115,16 @@ impl Container {
             ip(&full);
         }
         let cgroup = match runtime {
-            Runtime::Docker => root.join(format!("docker-{id}.scope")),
-            Runtime::Kubernetes => root.join(format!("kubepods/besteffort/pod{tag}-{i}/{id}")),
-            Runtime::Containerd => root.join(format!("cri-containerd-{id}.scope")),
+            Runtime::Docker => Some(root.join(format!("docker-{id}.scope"))),
+            Runtime::Kubernetes => {
+                Some(root.join(format!("kubepods/besteffort/pod{tag}-{i}/{id}")))
+            }
+            Runtime::Containerd => Some(root.join(format!("cri-containerd-{id}.scope"))),
+            Runtime::Host => None,
         };
-        std::fs::create_dir_all(&cgroup).expect("create the container's cgroup");
+        if let Some(cgroup) = &cgroup {
+            std::fs::create_dir_all(cgroup).expect("create the container's cgroup");
+        }
         let handle = File::open(format!("/run/netns/{netns}")).expect("open the namespace");
         Container {
             id,
@@ -139,8 +148,7 @@ impl Container {
     /// cgroup) holding `fds`.
     pub fn hold(&mut self, name: &str, fds: &[RawFd]) {
         let holder = Named::hold_in_netns(&self.netns, name, fds);
-        std::fs::write(self.cgroup.join("cgroup.procs"), holder.pid().to_string())
-            .expect("move the holder into the container's cgroup");
+        self.join_cgroup(holder.pid());
         self.holders.push(holder);
     }
 
@@ -154,9 +162,15 @@ impl Container {
             .stdin(std::process::Stdio::null())
             .spawn()
             .expect("start a program in the container");
-        std::fs::write(self.cgroup.join("cgroup.procs"), child.id().to_string())
-            .expect("move the program into the container's cgroup");
+        self.join_cgroup(child.id());
         self.programs.push(child);
+    }
+
+    fn join_cgroup(&self, pid: u32) {
+        if let Some(cgroup) = &self.cgroup {
+            std::fs::write(cgroup.join("cgroup.procs"), pid.to_string())
+                .expect("move the process into the container's cgroup");
+        }
     }
 
     /// `ss ARGS` run inside the container's namespace: the oracle's view.
@@ -178,12 +192,13 @@ impl Drop for Container {
             let _ = program.kill();
             let _ = program.wait();
         }
-        let mut dir = self.cgroup.clone();
         // The container's directory, and for Kubernetes the pod's and
         // parents it made, innermost first (a parent still in use stays).
-        while dir.file_name().is_some() && std::fs::remove_dir(&dir).is_ok() {
-            if !dir.pop() {
-                break;
+        if let Some(mut dir) = self.cgroup.clone() {
+            while dir.file_name().is_some() && std::fs::remove_dir(&dir).is_ok() {
+                if !dir.pop() {
+                    break;
+                }
             }
         }
         let _ = Command::new("ip")

@@ -91,7 +91,8 @@ pub fn node_exporter_page(dir: &Path) -> Option<String> {
     Some(page)
 }
 
-fn http_get(port: u16, path: &str) -> Option<String> {
+/// A GET on a loopback port: the whole answer, headers and body.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
