@@ -294,6 +294,16 @@ fn graph_errors_are_one_line_and_exit_1() {
     assert!(stderr.starts_with(&format!("planet: {url}: ")), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
+    // A server that answers with the API's error.
+    let port = serve(r#"{"status":"error","errorType":"bad_data","error":"query timed out"}"#);
+    let url = format!("http://127.0.0.1:{port}");
+    let output = planet(["graph", "--prometheus", &url]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&output),
+        format!("planet: {url}: query planet_host_info: query timed out\n")
+    );
+
     let dir = tempfile::tempdir().unwrap();
     let empty = write_file(dir.path(), "empty.prom", b"# nothing\n");
     let output = planet(["graph", "--files"]).arg(&empty).output().unwrap();
