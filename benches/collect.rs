@@ -10,13 +10,15 @@
 //! Traffic stays on loopback.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 #[path = "common/measure.rs"]
 mod measure;
+#[path = "common/workers.rs"]
+mod workers;
 
 use measure::{measure, median, Measure};
 
@@ -65,10 +67,8 @@ fn worker(n: usize) {
         pair[0].write_all(b"ping").unwrap();
         pair[1].write_all(b"pong").unwrap();
     }
-    println!("ready");
-    let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
+    workers::hold_until_stopped();
+    drop(held);
 }
 
 fn raise_nofile_limit() {
@@ -86,33 +86,18 @@ fn raise_nofile_limit() {
 }
 
 fn start_workers(n: usize) -> Vec<Child> {
-    let mut workers = Vec::new();
+    let mut held_by = Vec::new();
     let mut left = n;
     while left > 0 {
         let count = left.min(PER_WORKER);
         left -= count;
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env("PLANET_BENCH_WORKER", count.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn worker");
-        let mut ready = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut ready)
-            .unwrap();
-        assert_eq!(
-            ready.trim(),
-            "ready",
-            "worker failed to set up {count} connections"
-        );
-        workers.push(child);
+        held_by.push(workers::spawn("PLANET_BENCH_WORKER", &count.to_string()));
     }
-    workers
+    held_by
 }
 
 fn bench(n: usize) {
-    let workers = start_workers(n);
+    let held_by = start_workers(n);
     let baseline = std::env::var("PLANET_BASELINE").ok();
     let mut commands: Vec<(&str, &str, &[&str])> = vec![
         (
@@ -174,10 +159,7 @@ fn bench(n: usize) {
     if n == 10_000 && std::env::var_os("PLANET_BENCH_SKIP_LOOP").is_none() {
         bench_loop(n);
     }
-    for mut worker in workers {
-        drop(worker.stdin.take());
-        let _ = worker.wait();
-    }
+    workers::stop(held_by);
 }
 
 /// `--loop --interval 15s` over a minute: the share of one core it takes,

@@ -20,10 +20,12 @@
 mod measure;
 #[path = "common/netns.rs"]
 mod netns;
+#[path = "common/workers.rs"]
+mod workers;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use measure::{measure, median, Measure};
 use netns::{in_own_netns, run};
@@ -83,29 +85,15 @@ fn layout(label: &str, workers: usize, apart: bool) -> std::time::Duration {
         runs.iter().map(|m| m.wall).min().unwrap().as_secs_f64() * 1e3,
         median(runs.iter().map(|m| m.max_rss_kib).collect()) as f64 / 1024.0
     );
-    for mut worker in held {
-        drop(worker.stdin.take());
-        let _ = worker.wait();
-    }
+    workers::stop(held);
     wall
 }
 
-fn start_workers(workers: usize, apart: bool) -> Vec<Child> {
-    (0..workers)
+fn start_workers(count: usize, apart: bool) -> Vec<Child> {
+    (0..count)
         .map(|w| {
-            let count = CONNECTIONS / workers + usize::from(w < CONNECTIONS % workers);
-            let mut child = Command::new(std::env::current_exe().unwrap())
-                .env(WORKER, format!("{count}:{}", u8::from(apart)))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut ready = String::new();
-            BufReader::new(child.stdout.as_mut().unwrap())
-                .read_line(&mut ready)
-                .unwrap();
-            assert_eq!(ready.trim(), "ready", "worker {w} failed to set up");
-            child
+            let held = CONNECTIONS / count + usize::from(w < CONNECTIONS % count);
+            workers::spawn(WORKER, &format!("{held}:{}", u8::from(apart)))
         })
         .collect()
 }
@@ -134,8 +122,6 @@ fn worker(spec: &str) {
         held.push(client);
         held.push(server);
     }
-    println!("ready");
-    let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
+    workers::hold_until_stopped();
+    drop(held);
 }

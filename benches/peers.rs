@@ -11,13 +11,14 @@
 //! Sockets are held by worker processes (this binary again), 10,000 each,
 //! each from a local address of its own (one address has too few ports).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 #[path = "common/measure.rs"]
 mod measure;
 #[path = "common/netns.rs"]
 mod netns;
+#[path = "common/workers.rs"]
+mod workers;
 
 use measure::{measure, median, Measure};
 use netns::{in_own_netns, run};
@@ -45,7 +46,7 @@ fn main() {
         &["-6", "route", "add", "local", "fd00::/96", "dev", "lo"],
     ) && std::fs::write("/proc/sys/net/ipv6/ip_nonlocal_bind", "1").is_ok();
     assert!(ready, "ip(8) could not set up the namespace");
-    let workers = start_workers(n);
+    let held_by = start_workers(n);
 
     let mut builds = vec![("planet", PLANET.to_string(), "10000")];
     if let Ok(baseline) = std::env::var("PLANET_BASELINE") {
@@ -99,10 +100,7 @@ fn main() {
             m.max_rss_kib as f64 / 1024.0
         );
     }
-    for mut worker in workers {
-        drop(worker.stdin.take());
-        let _ = worker.wait();
-    }
+    workers::stop(held_by);
 }
 
 /// Holds the connected UDP sockets `from..to` until stdin closes.
@@ -121,9 +119,8 @@ fn worker(spec: &str) {
             socket
         })
         .collect();
-    println!("ready {}", held.len());
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
+    workers::hold_until_stopped();
+    drop(held);
 }
 
 fn start_workers(n: usize) -> Vec<Child> {
@@ -131,18 +128,7 @@ fn start_workers(n: usize) -> Vec<Child> {
         .map(|w| {
             let from = w * PER_WORKER + 1;
             let to = (from + PER_WORKER).min(n + 1);
-            let mut child = Command::new(std::env::current_exe().unwrap())
-                .env(WORKER, format!("{from}-{to}"))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut ready = String::new();
-            BufReader::new(child.stdout.as_mut().unwrap())
-                .read_line(&mut ready)
-                .unwrap();
-            assert!(ready.starts_with("ready"), "worker {w}: {ready}");
-            child
+            workers::spawn(WORKER, &format!("{from}-{to}"))
         })
         .collect()
 }

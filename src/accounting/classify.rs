@@ -198,6 +198,20 @@ fn fin_acked(socket_state: u8) -> bool {
     )
 }
 
+/// An upstream TCP series of process `p` to `addr`, port 80: the tests'
+/// series of every shape.
+#[cfg(test)]
+pub(crate) fn upstream_to(addr: &str) -> SeriesKey {
+    SeriesKey {
+        side: Side::Upstream,
+        protocol: Protocol::Tcp,
+        process: "p".into(),
+        container: String::new(),
+        addr: Some(addr.parse().expect("a test address")),
+        port: 80,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -321,16 +321,7 @@ fn add_growth(totals: &mut Totals, before: Payload, now: Payload) {
 mod tests {
     use super::*;
 
-    fn key(addr: &str) -> SeriesKey {
-        SeriesKey {
-            side: Side::Upstream,
-            protocol: Protocol::Tcp,
-            process: "p".into(),
-            container: String::new(),
-            addr: Some(addr.parse().unwrap()),
-            port: 80,
-        }
-    }
+    use crate::accounting::classify::upstream_to as key;
 
     #[test]
     fn the_cap_folds_the_smallest_peers_and_their_cookies_follow() {

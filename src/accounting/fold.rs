@@ -74,14 +74,7 @@ mod tests {
 
     #[test]
     fn folded_sums_saturate_instead_of_wrapping() {
-        let key = |addr: &str| SeriesKey {
-            side: Side::Upstream,
-            protocol: Protocol::Tcp,
-            process: "p".into(),
-            container: String::new(),
-            addr: Some(addr.parse().unwrap()),
-            port: 80,
-        };
+        let key = crate::accounting::classify::upstream_to;
         let totals = |sent| Totals {
             open: 1,
             bytes: Payload { sent, received: 0 },
