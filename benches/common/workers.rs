@@ -16,7 +16,9 @@ pub fn spawn(var: &str, spec: &str) -> Child {
         .expect("spawn a worker");
     let mut ready = String::new();
     let stdout = child.stdout.as_mut().expect("the worker's stdout");
-    BufReader::new(stdout).read_line(&mut ready).expect("read the worker");
+    BufReader::new(stdout)
+        .read_line(&mut ready)
+        .expect("read the worker");
     assert_eq!(ready.trim(), "ready", "worker {spec} failed to set up");
     child
 }
