@@ -25,7 +25,12 @@ fn sum_on_port(text: &str, family: &str, port: u16) -> Option<f64> {
     })
 }
 
-fn nft(nft: &Path, script: &str) {
+/// Drops the packets `rule` matches at netfilter's `hook` (input or
+/// output), in the calling thread's network namespace.
+fn nft_drop(nft: &Path, hook: &str, rule: &str) {
+    let script = format!(
+        "table inet test {{\n chain {hook} {{\n type filter hook {hook} priority 0;\n {rule} drop\n }}\n}}\n"
+    );
     let status = Command::new(nft)
         .args(["-f", "-"])
         .stdin(Stdio::piped())
@@ -64,12 +69,10 @@ fn retransmits_equal_what_ss_counts_and_rtt_is_plausible() {
         let port = port_of(listener.local_addr());
         // One segment in ten towards the server is lost on arrival (on the
         // way out, TCP would be told and send again uncounted).
-        nft(
+        nft_drop(
             &nft_path,
-            &format!(
-                "table inet lossy {{\n chain input {{\n type filter hook input priority 0;\n \
-                 tcp dport {port} numgen random mod 10 == 0 drop\n }}\n}}\n"
-            ),
+            "input",
+            &format!("tcp dport {port} numgen random mod 10 == 0"),
         );
         // Loopback sends super-packets of up to 64 KiB through netfilter:
         // 4 MB is about 64 of them, of which a tenth are lost.
@@ -187,12 +190,10 @@ fn loop_counts_refused_and_timed_out_connects_as_failures_on_their_own_series() 
         let silent = TcpListener::bind("127.0.0.1:0").unwrap();
         let silent_port = port_of(silent.local_addr());
         // SYNs to `silent` are lost: the client gives up.
-        nft(
+        nft_drop(
             &nft_path,
-            &format!(
-                "table inet syns {{\n chain out {{\n type filter hook output priority 0;\n \
-                 tcp dport {silent_port} tcp flags syn drop\n }}\n}}\n"
-            ),
+            "output",
+            &format!("tcp dport {silent_port} tcp flags syn"),
         );
         let env = TestEnv::new();
         let mut looping = env
