@@ -8,17 +8,17 @@
 //! [`crate::kernel::netns`]); one /proc walk maps the owners of all of them,
 //! since socket inodes are unique across namespaces.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use crate::error::{os_message, Error};
-use crate::kernel::census::{self, Census};
+use crate::error::Error;
+use crate::kernel::census::{self, Census, Unread};
 use crate::kernel::procmap::{Owner, ProcessMap};
 use crate::kernel::socket::{state, Protocol, SockRecord};
 use crate::kernel::sysctl::{self, DEFAULT_EPHEMERAL, EPHEMERAL_PATH};
-use crate::kernel::{addresses, netns, sockdiag};
+use crate::kernel::{addresses, fds, netns, sockdiag};
 
 /// One network namespace as this run saw it.
 #[derive(Debug)]
@@ -59,13 +59,19 @@ pub struct Snapshot {
     pub namespaces: BTreeMap<u64, Namespace>,
     /// planet's own network namespace.
     pub own: u64,
+    /// Every namespace some process lives in, read or not (within the
+    /// scope): a socket tracked in one of them may still be open.
+    pub alive: BTreeSet<u64>,
+    /// Namespaces some process lives in that this run could not read, by
+    /// reason (every reason present).
+    pub skipped: BTreeMap<Unread, usize>,
     /// Problems worth one warning line each (not failures).
     pub warnings: Vec<String>,
 }
 
 /// What reading one namespace gave.
 struct Reading {
-    sockets: Result<Vec<SockRecord>, Error>,
+    sockets: Result<Vec<SockRecord>, sockdiag::DumpError>,
     ephemeral: Result<RangeInclusive<u16>, String>,
     addresses: Vec<IpAddr>,
 }
@@ -85,7 +91,7 @@ fn read_namespace(inode: u64) -> Reading {
 /// kernel's socket tables (shared by all namespaces) again, so a host of
 /// many namespaces is read about as many times faster as it has cores, up
 /// to four.
-fn reader_threads() -> usize {
+pub fn reader_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
@@ -95,36 +101,29 @@ impl Snapshot {
     pub fn take(previous: Option<ProcessMap>, scope: Scope) -> Snapshot {
         let mut warnings = Vec::new();
         let own = netns::own().unwrap_or(0);
-        let mut census = Census::take();
+        let mut census = Census::take(fds::budget());
+        let mut skipped: BTreeMap<Unread, usize> = Unread::ALL.iter().map(|&r| (r, 0)).collect();
         if scope == Scope::Own {
             census.namespaces.retain(|&inode, _| inode == own);
+        } else if census.hidden > 0 {
+            *skipped.entry(Unread::Hidden).or_default() += census.hidden;
         }
         let mut readings: BTreeMap<u64, Reading> = BTreeMap::new();
         readings.insert(own, read_namespace(own));
-        let mut skipped = 0;
-        let mut refused = None;
-        let others: Vec<(u64, BorrowedFd)> = census
-            .namespaces
-            .iter()
-            .filter(|(&inode, _)| inode != own)
-            .map(|(&inode, namespace)| (inode, namespace.handle.as_fd()))
-            .collect();
+        let mut others: Vec<(u64, BorrowedFd)> = Vec::new();
+        for (&inode, namespace) in census.namespaces.iter().filter(|(&i, _)| i != own) {
+            match &namespace.handle {
+                Ok(handle) => others.push((inode, handle.as_fd())),
+                Err(reason) => *skipped.entry(*reason).or_default() += 1,
+            }
+        }
         for (inode, reading) in netns::each(others, reader_threads(), read_namespace) {
             match reading {
                 Ok(reading) => {
                     readings.insert(inode, reading);
                 }
-                Err(e) => {
-                    skipped += 1;
-                    refused.get_or_insert(e);
-                }
+                Err(e) => *skipped.entry(Unread::of(&e)).or_default() += 1,
             }
-        }
-        if let Some(e) = refused {
-            warnings.push(format!(
-                "{skipped} network namespaces not read ({}; entering one needs CAP_SYS_ADMIN): their sockets are missing",
-                os_message(&e)
-            ));
         }
 
         let mut sockets = Vec::new();
@@ -145,10 +144,14 @@ impl Snapshot {
                 Ok(records) => sockets.extend(records),
                 // Without our own namespace's table the run has nothing to say.
                 Err(e) if inode == own => failed = Some(e.to_string()),
-                Err(e) => warnings.push(format!("network namespace {inode}: {e}")),
+                Err(e) => {
+                    *skipped.entry(Unread::of(&e.source)).or_default() += 1;
+                    continue;
+                }
             }
             read.insert(inode, (ephemeral, reading.addresses));
         }
+        warnings.extend(skipped_warning(&skipped));
         let sockets = match failed {
             Some(e) => Err(e),
             None => Ok(sockets),
@@ -166,6 +169,8 @@ impl Snapshot {
         };
 
         let mut lives = census.namespaces;
+        let mut alive: BTreeSet<u64> = lives.keys().copied().collect();
+        alive.insert(own);
         let mut namespaces = BTreeMap::new();
         for (inode, (ephemeral, addresses)) in read {
             let here = lives.remove(&inode);
@@ -174,12 +179,12 @@ impl Snapshot {
                 .as_ref()
                 .map(|n| n.containers.iter().flatten().cloned().collect())
                 .unwrap_or_default();
-            let bare = census::label(inode, None, own);
+            let bare = census::label(inode, own);
             let label = match (alone, containers.as_slice()) {
                 (true, [id]) => id.clone(),
                 _ => bare.clone(),
             };
-            let handle = here.map(|n| n.handle).filter(|_| inode != own);
+            let handle = here.and_then(|n| n.handle.ok()).filter(|_| inode != own);
             namespaces.insert(
                 inode,
                 Namespace {
@@ -212,6 +217,8 @@ impl Snapshot {
             processes,
             namespaces,
             own,
+            alive,
+            skipped,
             warnings,
         }
     }
@@ -234,6 +241,8 @@ impl Snapshot {
             processes: ProcessMap::default(),
             namespaces: BTreeMap::from([(own, namespace)]),
             own,
+            alive: BTreeSet::from([own]),
+            skipped: Unread::ALL.iter().map(|&r| (r, 0)).collect(),
             warnings: Vec::new(),
         }
     }
@@ -285,4 +294,25 @@ impl Snapshot {
     pub fn into_processes(self) -> ProcessMap {
         self.processes
     }
+}
+
+/// One line for every namespace left unread, by reason: a run must never
+/// be silently partial. Namespaces that vanished alone say nothing: every
+/// process seen there exited before planet could open it, which short-lived
+/// processes with a namespace of their own do all the time, and nothing was
+/// left to read (the gauge still counts them).
+fn skipped_warning(skipped: &BTreeMap<Unread, usize>) -> Option<String> {
+    let total: usize = skipped.values().sum();
+    if total == skipped.get(&Unread::Vanished).copied().unwrap_or(0) {
+        return None;
+    }
+    let reasons: Vec<String> = skipped
+        .iter()
+        .filter(|(_, &n)| n > 0)
+        .map(|(reason, n)| format!("{n} {} ({})", reason.label(), reason.remedy()))
+        .collect();
+    Some(format!(
+        "{total} network namespaces not read: {}; their sockets are missing",
+        reasons.join(", ")
+    ))
 }

@@ -46,7 +46,26 @@ pub struct SeriesKey {
     /// None for the `other` series the state folds its smallest peers into
     /// (see `Counters::cap`).
     pub addr: Option<IpAddr>,
+    /// [`OTHER_PORT`] for a series the cap folded ports into.
     pub port: u16,
+}
+
+/// The port of a series whose ports the state's cap folded together
+/// (`port="other"`): no connection has port 0 at either end.
+pub const OTHER_PORT: u16 = 0;
+/// The process and container of the series the cap folds everything into
+/// when even folded ports exceed it (a tenant with thousands of process
+/// names or namespaces).
+pub const OTHER: &str = "other";
+
+impl SeriesKey {
+    /// The `port` label.
+    pub fn port_label(port: u16) -> String {
+        match port {
+            OTHER_PORT => OTHER.to_string(),
+            port => port.to_string(),
+        }
+    }
 }
 
 /// What one socket says about its dependency.
@@ -190,6 +209,32 @@ pub fn payload(socket: &SockRecord, side: Side) -> Option<Payload> {
     })
 }
 
+/// Payload bytes of a socket from its destroy notification, given what it
+/// had counted when last sampled (`last`: payload and data segments
+/// received), if it ever was.
+///
+/// The record's state is always CLOSE, so it cannot tell whether the
+/// peer's FIN is in `bytes_received`: the side that closed first is freed
+/// as soon as its own FIN is acknowledged, often before the peer's FIN
+/// comes. When no data segment arrived since the last sample, all of the
+/// growth was that FIN, and the sample's count is exact. Otherwise
+/// [`payload`]'s rule for CLOSE applies: exact for the side that closed
+/// second, one byte low at most for the side that closed first or was
+/// reset (the README states this bound).
+pub fn payload_at_close(
+    record: &SockRecord,
+    side: Side,
+    last: Option<(Payload, Option<u32>)>,
+) -> Option<Payload> {
+    let mut now = payload(record, side)?;
+    if let (Some((seen, Some(before))), Some(tcp)) = (last, record.tcp) {
+        if tcp.data_segs_in == Some(before) {
+            now.received = seen.received;
+        }
+    }
+    Some(now)
+}
+
 /// Without `bytes_sent` (kernels before 4.19): our FIN has been acked in these.
 fn fin_acked(socket_state: u8) -> bool {
     matches!(
@@ -329,5 +374,41 @@ mod tests {
         );
         // A connection that never completed its handshake.
         assert_eq!(sent_received(&tcp(2, 0, 0, Some(0)), Upstream), (0, 0));
+    }
+
+    /// Measured: a server wrote 50 and received 99, then closed first; its
+    /// record came before the client's FIN (99 received, not 100).
+    #[test]
+    fn a_record_with_no_data_since_the_sample_keeps_the_samples_count() {
+        let with_segs = |mut socket: SockRecord, segs| {
+            if let Some(tcp) = &mut socket.tcp {
+                tcp.data_segs_in = Some(segs);
+            }
+            socket
+        };
+        let sampled = Payload {
+            sent: 50,
+            received: 99,
+        };
+        let closed = with_segs(tcp(state::CLOSE, 51, 99, Some(50)), 3);
+        let exact = payload_at_close(&closed, Side::Downstream, Some((sampled, Some(3))));
+        assert_eq!(exact, Some(sampled), "no FIN came: nothing to take off");
+        // The client's record, with the server's FIN: the growth was the FIN.
+        let client = with_segs(tcp(state::CLOSE, 101, 51, Some(99)), 2);
+        let seen = Payload {
+            sent: 99,
+            received: 50,
+        };
+        let exact = payload_at_close(&client, Side::Upstream, Some((seen, Some(2))));
+        assert_eq!(exact, Some(seen));
+        // Data came after the sample: the rule for CLOSE (a FIN is assumed).
+        let late = with_segs(tcp(state::CLOSE, 51, 130, Some(50)), 4);
+        let guess = payload_at_close(&late, Side::Downstream, Some((sampled, Some(3))));
+        assert_eq!(guess.map(|p| p.received), Some(129));
+        // Never sampled: the same rule.
+        assert_eq!(
+            payload_at_close(&late, Side::Downstream, None).map(|p| p.received),
+            Some(129)
+        );
     }
 }

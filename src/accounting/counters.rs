@@ -7,13 +7,14 @@
 //! socket that closes keeps what it added. The series totals and the cookie
 //! table persist between runs (see `state`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use super::classify::{Classifier, Observation, Payload, SeriesKey, Side};
+use super::classify::{payload_at_close, Classifier, Observation, Payload, SeriesKey, Side};
+use crate::kernel::destroy::Closed;
 use crate::kernel::socket::{state, Protocol, SockRecord};
 use crate::snapshot::Snapshot;
 
@@ -62,11 +63,22 @@ impl Totals {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracked {
     pub key: SeriesKey,
+    /// Payload counted so far.
     pub seen: Payload,
     pub retransmits: u32,
+    /// Data segments received by then (None before Linux 4.6): tells at
+    /// close whether the growth since was only the peer's FIN.
+    pub data_segs_in: Option<u32>,
     /// Last sampled while still connecting (SYN_SENT); not persisted, as
     /// only `--loop` sees how a connection ends.
     pub connecting: bool,
+    /// The network namespace the socket lives in.
+    pub netns: u64,
+    /// Since when (Unix seconds) the socket has been missing from the
+    /// tables while its destroy notification has not come (`--loop`).
+    pub missing_since: Option<u64>,
+    /// The run that last sampled it (not persisted).
+    pub sampled_in: u64,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -77,6 +89,8 @@ pub struct Counters {
     /// (not persisted: peers still talking are folded again each run, so
     /// this counts them).
     pub capped: [usize; 2],
+    /// Runs so far in this process, to tell this run's samples.
+    pub runs: u64,
 }
 
 /// Options of the accounting.
@@ -88,50 +102,75 @@ pub struct Rules<'a> {
     pub max_series: usize,
 }
 
+/// Where this run's sockets came from, beyond the tables: what closed
+/// since the last run, and which namespaces will report closes.
+#[derive(Default)]
+pub struct Closes<'a> {
+    pub closed: Option<&'a Closed>,
+    /// Namespaces with a destroy feed: a socket missing from their table
+    /// is awaited there, not taken for closed.
+    pub followed: BTreeSet<u64>,
+}
+
+/// Sockets missing from the tables whose notification has not come are
+/// kept at most this many (the oldest go first): a reset connection whose
+/// process keeps it open is freed, and notified, only when it closes it.
+pub const MAX_MISSING: usize = 65_536;
+
 impl Counters {
-    /// Applies one run: first the sockets destroyed since the last run (their
-    /// final counters, `--loop` only), then the current socket table.
+    /// Applies one run: the current socket tables first, then what closed
+    /// since the last run with its final counters (`--loop` only). In this
+    /// order a socket sampled now and closed before the queue was drained
+    /// adds only its growth since the sample: each socket is counted once,
+    /// whatever the order its rows and its notification came in.
     pub fn observe(
         &mut self,
         snapshot: &Snapshot,
         sockets: &[SockRecord],
-        destroyed: &[SockRecord],
+        closes: &Closes,
         rules: &Rules,
     ) {
+        self.runs += 1;
         let classifier = Classifier::new(snapshot, sockets);
         for totals in self.series.values_mut() {
             totals.open = 0;
             totals.rtt_sum_us = 0;
             totals.rtt_count = 0;
         }
+        let lingering = self.sample(snapshot, sockets, &classifier, rules);
+        if let Some(closed) = closes.closed {
+            self.close(snapshot, closed, &classifier, rules);
+        }
+        self.expire(snapshot, &closes.followed, rules);
 
-        for socket in destroyed {
-            let known = self.cookies.remove(&socket.cookie);
-            // Opened and closed between two runs: no owner is left to name.
-            let container = snapshot.container(socket);
-            let Some(seen) = classifier.observe(socket, "", container) else {
-                continue;
-            };
-            let key = known.as_ref().map_or(seen.key, |t| t.key.clone());
-            if excluded(rules, key.addr) {
-                continue;
-            }
-            // Never established: an active open whose SYN was never
-            // acknowledged (refused, timed out, closed while connecting).
-            let failed = key.side == Side::Upstream
-                && key.protocol == Protocol::Tcp
-                && socket
-                    .tcp
-                    .map_or(known.as_ref().is_some_and(|t| t.connecting), |t| {
-                        t.acked == 0
-                    });
-            let totals = self.series.entry(key).or_default();
-            count(totals, known.as_ref(), seen.payload, socket);
-            totals.failures = totals.failures.saturating_add(u64::from(failed));
-            totals.last_seen = rules.now;
+        // TIME_WAIT has no owner and no counters: it only proves a recent
+        // dependency. It keeps an existing series of that peer alive, or
+        // creates one (gauge 0) if there is none.
+        let peer = |k: &SeriesKey| (k.side, k.protocol, k.container.clone(), k.addr, k.port);
+        let mut by_peer: HashMap<_, SeriesKey> = HashMap::new();
+        for key in self.series.keys() {
+            by_peer.entry(peer(key)).or_insert_with(|| key.clone());
+        }
+        for key in lingering {
+            let key = by_peer.get(&peer(&key)).cloned().unwrap_or(key);
+            self.series.entry(key).or_default().last_seen = rules.now;
         }
 
-        let mut cookies = HashMap::with_capacity(self.cookies.len());
+        self.series.retain(|_, totals| {
+            totals.open > 0 || rules.now.saturating_sub(totals.last_seen) < rules.forget_after
+        });
+        self.cap(rules.max_series);
+    }
+
+    /// Counts the growth of every socket in the tables. Returns the series
+    /// that only TIME_WAIT sockets speak for.
+    fn sample(
+        &mut self,
+        snapshot: &Snapshot,
+        sockets: &[SockRecord],
+        classifier: &Classifier,
+        rules: &Rules,
+    ) -> Vec<SeriesKey> {
         let mut lingering = Vec::new();
         for socket in sockets {
             let owner = snapshot.processes.name(socket.inode);
@@ -160,123 +199,108 @@ impl Counters {
                 key,
                 seen: payload.unwrap_or_default(),
                 retransmits: socket.tcp.map_or(0, |t| t.retransmits),
+                data_segs_in: socket.tcp.and_then(|t| t.data_segs_in),
                 connecting: socket.state == state::SYN_SENT,
+                netns: socket.netns,
+                missing_since: None,
+                sampled_in: self.runs,
             };
-            cookies.insert(socket.cookie, tracked);
+            self.cookies.insert(socket.cookie, tracked);
         }
-
-        // TIME_WAIT has no owner and no counters: it only proves a recent
-        // dependency. It keeps an existing series of that peer alive, or
-        // creates one (gauge 0) if there is none.
-        let peer = |k: &SeriesKey| (k.side, k.protocol, k.container.clone(), k.addr, k.port);
-        let mut by_peer: HashMap<_, SeriesKey> = HashMap::new();
-        for key in self.series.keys() {
-            by_peer.entry(peer(key)).or_insert_with(|| key.clone());
-        }
-        for key in lingering {
-            let key = by_peer.get(&peer(&key)).cloned().unwrap_or(key);
-            self.series.entry(key).or_default().last_seen = rules.now;
-        }
-        // Cookies not seen again are closed; their growth is already counted.
-        self.cookies = cookies;
-
-        self.series.retain(|_, totals| {
-            totals.open > 0 || rules.now.saturating_sub(totals.last_seen) < rules.forget_after
-        });
-        self.cap(rules.max_series);
+        lingering
     }
 
-    /// Keeps at most `max` series: a host that talks to 65,000 peers must
-    /// not carry all of them in memory and in the state file every run. The
-    /// peers with the fewest bytes (ties: the least recently seen) fold into
-    /// one `other` series per (side, protocol, process, port), as
-    /// `--max-peers` folds the output, and their cookies count there from
-    /// now on. Counters stay monotonic: what moves, moves whole.
-    fn cap(&mut self, max: usize) {
-        self.capped = [0, 0];
-        if self.series.len() <= max {
-            return;
-        }
-        let others = self.series.keys().filter(|k| k.addr.is_none()).count();
-        let mut ranked: Vec<(&SeriesKey, &Totals)> = self
-            .series
-            .iter()
-            .filter(|(k, _)| k.addr.is_some())
-            .collect();
-        ranked.sort_by(|a, b| {
-            let bytes = |t: &Totals| t.bytes.sent.saturating_add(t.bytes.received);
-            bytes(b.1)
-                .cmp(&bytes(a.1))
-                .then(b.1.last_seen.cmp(&a.1.last_seen))
-                .then(a.0.cmp(b.0))
-        });
-        // Folding makes `other` series of its own: fold more until they fit.
-        let group = |k: &SeriesKey| {
-            (
-                k.side,
-                k.protocol,
-                k.process.clone(),
-                k.container.clone(),
-                k.port,
-            )
-        };
-        let existing: HashSet<_> = self
-            .series
-            .keys()
-            .filter(|k| k.addr.is_none())
-            .map(group)
-            .collect();
-        let mut keep = max.saturating_sub(others);
-        loop {
-            let new_others: HashSet<_> = ranked[keep.min(ranked.len())..]
-                .iter()
-                .map(|(k, _)| group(k))
-                .filter(|g| !existing.contains(g))
-                .collect();
-            let total = keep + others + new_others.len();
-            if total <= max || keep == 0 {
-                break;
+    /// Adds what each closed socket did since it was last seen (all of it,
+    /// if it never was), and stops tracking it.
+    fn close(
+        &mut self,
+        snapshot: &Snapshot,
+        closed: &Closed,
+        classifier: &Classifier,
+        rules: &Rules,
+    ) {
+        for record in &closed.records {
+            let known = self.cookies.remove(&record.cookie);
+            let key = match &known {
+                Some(tracked) => tracked.key.clone(),
+                // Opened and closed between two runs: no owner is left to name.
+                None => match classifier.observe(record, "", snapshot.container(record)) {
+                    Some(seen) => seen.key,
+                    None => continue,
+                },
+            };
+            if excluded(rules, key.addr) {
+                continue;
             }
-            keep -= (total - max).min(keep);
+            let last = known.as_ref().map(|t| (t.seen, t.data_segs_in));
+            let payload = payload_at_close(record, key.side, last);
+            // Never established: an active open whose SYN was never
+            // acknowledged (refused, timed out, closed while connecting).
+            let failed = is_upstream_tcp(&key)
+                && record
+                    .tcp
+                    .map_or(known.as_ref().is_some_and(|t| t.connecting), |t| {
+                        t.acked == 0
+                    });
+            let totals = self.series.entry(key).or_default();
+            count(totals, known.as_ref(), payload, record);
+            totals.failures = totals.failures.saturating_add(u64::from(failed));
+            totals.last_seen = rules.now;
         }
-        let folded: Vec<SeriesKey> = ranked
-            .iter()
-            .skip(keep)
-            .map(|(k, _)| (*k).clone())
-            .collect();
-        let mut moved: HashMap<SeriesKey, SeriesKey> = HashMap::with_capacity(folded.len());
-        for key in folded {
-            let Some(totals) = self.series.remove(&key) else {
+        // Records without a peer end only a socket already tracked: one
+        // still connecting failed (a blocking connect refused); one reset
+        // with SO_LINGER 0 carries zeroed counters, and its sample stands.
+        for cookie in &closed.cookies {
+            let Some(known) = self.cookies.remove(cookie) else {
                 continue;
             };
-            let other = SeriesKey {
-                addr: None,
-                ..key.clone()
-            };
-            self.series
-                .entry(other.clone())
-                .or_default()
-                .absorb(&totals);
-            moved.insert(key, other);
-        }
-        for tracked in self.cookies.values_mut() {
-            if let Some(other) = moved.get(&tracked.key) {
-                tracked.key = other.clone();
+            if known.connecting && is_upstream_tcp(&known.key) {
+                let totals = self.series.entry(known.key).or_default();
+                totals.failures = totals.failures.saturating_add(1);
+                totals.last_seen = rules.now;
             }
         }
-        for (count, side) in self
-            .capped
-            .iter_mut()
-            .zip([Side::Upstream, Side::Downstream])
-        {
-            let peers: HashSet<IpAddr> = moved
-                .keys()
-                .filter(|k| k.side == side)
-                .filter_map(|k| k.addr)
+    }
+
+    /// Stops tracking the sockets this run did not see. In a namespace not
+    /// read this run they are still there; in one with a destroy feed
+    /// their notification is still to come (within `--forget-after`, and
+    /// [`MAX_MISSING`] of them); elsewhere they closed, and whatever they
+    /// did since their last sample is not known (one-shot mode).
+    fn expire(&mut self, snapshot: &Snapshot, followed: &BTreeSet<u64>, rules: &Rules) {
+        let run = self.runs;
+        let mut missing = 0usize;
+        self.cookies.retain(|_, tracked| {
+            if tracked.sampled_in == run {
+                return true;
+            }
+            if !snapshot.namespaces.contains_key(&tracked.netns) {
+                return snapshot.alive.contains(&tracked.netns);
+            }
+            // UDP has no destroy notifications.
+            if !followed.contains(&tracked.netns) || tracked.key.protocol != Protocol::Tcp {
+                return false;
+            }
+            let since = *tracked.missing_since.get_or_insert(rules.now);
+            missing += 1;
+            rules.now.saturating_sub(since) < rules.forget_after
+        });
+        if missing > MAX_MISSING {
+            let mut oldest: Vec<(u64, u64)> = self
+                .cookies
+                .iter()
+                .filter_map(|(cookie, t)| t.missing_since.map(|since| (since, *cookie)))
                 .collect();
-            *count = peers.len();
+            oldest.sort_unstable();
+            for (_, cookie) in oldest.iter().take(oldest.len().saturating_sub(MAX_MISSING)) {
+                self.cookies.remove(cookie);
+            }
         }
     }
+}
+
+fn is_upstream_tcp(key: &SeriesKey) -> bool {
+    key.side == Side::Upstream && key.protocol == Protocol::Tcp
 }
 
 /// Adds what a socket did since it was last seen (`known`): the connection
@@ -315,61 +339,4 @@ fn add_growth(totals: &mut Totals, before: Payload, now: Payload) {
     bytes.received = bytes
         .received
         .saturating_add(now.received.saturating_sub(before.received));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    use crate::accounting::classify::upstream_to as key;
-
-    #[test]
-    fn the_cap_folds_the_smallest_peers_and_their_cookies_follow() {
-        let mut counters = Counters::default();
-        for (i, sent) in [(1, 500u64), (2, 5), (3, 7), (4, u64::MAX)] {
-            let totals = Totals {
-                open: 1,
-                bytes: Payload { sent, received: 0 },
-                last_seen: 100 + i,
-                ..Totals::default()
-            };
-            counters.series.insert(key(&format!("192.0.2.{i}")), totals);
-        }
-        let seen = Payload {
-            sent: 3,
-            received: 0,
-        };
-        counters.cookies.insert(
-            9,
-            Tracked {
-                key: key("192.0.2.2"),
-                seen,
-                retransmits: 0,
-                connecting: false,
-            },
-        );
-        counters.cap(3);
-        let other = SeriesKey {
-            addr: None,
-            ..key("192.0.2.1")
-        };
-        let keys: Vec<&SeriesKey> = counters.series.keys().collect();
-        assert_eq!(keys.len(), 3, "{keys:?}");
-        assert!(counters.series.contains_key(&key("192.0.2.4")));
-        assert!(counters.series.contains_key(&key("192.0.2.1")));
-        // 192.0.2.2 and .3 (5 and 7 bytes) are one series now: 12, two open.
-        assert_eq!(counters.series[&other].bytes.sent, 12);
-        assert_eq!(counters.series[&other].open, 2);
-        assert_eq!(counters.series[&other].last_seen, 103);
-        assert_eq!(counters.cookies[&9].key, other);
-        // The `other` series counts against the cap but is never folded.
-        counters.cap(2);
-        assert_eq!(counters.series.len(), 2);
-        assert_eq!(counters.series[&other].bytes.sent, 512);
-        assert_eq!(
-            counters.series[&key("192.0.2.4")].bytes.sent,
-            u64::MAX,
-            "saturated, never wrapped"
-        );
-    }
 }

@@ -12,28 +12,29 @@
 //! - [`fold`]: the `--max-peers` cap;
 //! - [`state`]: the locked state file that carries it all between runs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::Duration;
 
 use ipnet::IpNet;
 
 use crate::error::Error;
-use crate::kernel::destroy::DestroyFeed;
-use crate::kernel::socket::SockRecord;
-use crate::kernel::{netns, sysctl};
+use crate::kernel::census::Unread;
+use crate::kernel::destroy::{self, Closed, Feeds};
+use crate::kernel::{fds, netns, sysctl};
 use crate::naming::{Lookups, Namer, Peer};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{self, Snapshot};
 
+pub mod cap;
 pub mod classify;
 pub mod counters;
 pub mod fold;
 pub mod state;
 
 use classify::Side;
-use counters::Rules;
+use counters::{Closes, Rules};
 use fold::{Row, RowTotals};
 use state::{State, StateFile};
 
@@ -65,7 +66,7 @@ pub struct Accounted {
     pub folded: [(Side, usize); 2],
     /// Unless `--no-resolve`: reverse DNS look-ups so far.
     pub dns_lookups: Option<Lookups>,
-    /// With `--loop`: times destroy notifications were dropped.
+    /// With `--loop`: destroy notifications dropped since the start.
     pub destroy_lost: Option<u64>,
 }
 
@@ -75,9 +76,11 @@ pub struct Accounting {
     options: Options,
     state: State,
     file: Option<StateFile>,
-    /// With `--loop`: one feed of closed connections per namespace.
-    feeds: Option<BTreeMap<u64, DestroyFeed>>,
+    /// With `--loop`: the feeds of closed connections, one per namespace.
+    feeds: Option<Feeds>,
     namer: Namer,
+    /// Warnings of this run about namespaces whose closes are not followed.
+    pub warnings: Vec<String>,
 }
 
 impl Accounting {
@@ -96,6 +99,7 @@ impl Accounting {
             file: None,
             feeds: None,
             namer,
+            warnings: Vec::new(),
         };
         if let Some(path) = state_path {
             let (file, state, warning) = StateFile::open(path, LOCK_WAIT)?;
@@ -116,8 +120,11 @@ impl Accounting {
         state.boot_id = boot;
         if follow_closes {
             let own = netns::own().unwrap_or(0);
-            match DestroyFeed::start(own, None) {
-                Ok(feed) => accounting.feeds = Some(BTreeMap::from([(own, feed)])),
+            match Feeds::start().and_then(|feeds| Ok((feeds, destroy::subscribe()?))) {
+                Ok((mut feeds, socket)) => {
+                    feeds.follow(own, socket);
+                    accounting.feeds = Some(feeds);
+                }
                 Err(e) => warnings.push(format!(
                     "sock_diag destroy notifications: {}; connections that close between two runs lose their last bytes",
                     crate::error::os_message(&e)
@@ -132,7 +139,15 @@ impl Accounting {
     /// the snapshot has no sockets (the collectors report the dump's failure).
     pub fn account(&mut self, snapshot: &Snapshot, now: u64) -> Option<Accounted> {
         let sockets = snapshot.sockets().ok()?;
-        let destroyed = self.follow_closes(snapshot);
+        let closed = self.follow_closes(snapshot);
+        let closes = Closes {
+            closed: closed.as_ref(),
+            followed: self
+                .feeds
+                .as_ref()
+                .map(|feeds| feeds.followed().collect())
+                .unwrap_or_default(),
+        };
         let rules = Rules {
             now,
             forget_after: self.options.forget_after.as_secs(),
@@ -140,9 +155,7 @@ impl Accounting {
             max_series: MIN_TRACKED_SERIES.max(self.options.max_peers.saturating_mul(4)),
         };
         let state = &mut self.state;
-        state
-            .counters
-            .observe(snapshot, sockets, &destroyed, &rules);
+        state.counters.observe(snapshot, sockets, &closes, &rules);
         let (rows, mut folded) = fold::fold(&state.counters.series, self.options.max_peers);
         // Peers the state's cap folded are folded peers too.
         for ((_, n), capped) in folded.iter_mut().zip(state.counters.capped) {
@@ -159,34 +172,57 @@ impl Accounting {
             names,
             folded,
             dns_lookups: self.namer.resolves().then_some(state.dns.lookups),
-            destroy_lost: self.feeds.as_ref().map(|feeds| {
-                feeds
-                    .values()
-                    .fold(0u64, |sum, feed| sum.saturating_add(feed.lost()))
-            }),
+            destroy_lost: self.feeds.as_ref().map(Feeds::lost),
         })
     }
 
     /// The connections closed since the last run in every namespace, and
-    /// the feeds kept in step with the snapshot's namespaces: one started
-    /// for each new namespace, one stopped for each gone (after taking what
-    /// it had). A namespace that cannot be entered has no feed; the
-    /// snapshot has already said so.
-    fn follow_closes(&mut self, snapshot: &Snapshot) -> Vec<SockRecord> {
-        let Some(feeds) = &mut self.feeds else {
-            return Vec::new();
-        };
-        for (inode, namespace) in &snapshot.namespaces {
-            if let (false, Some(handle)) = (feeds.contains_key(inode), &namespace.handle) {
-                if let Ok(feed) = DestroyFeed::start(*inode, Some(handle.as_fd())) {
-                    feeds.insert(*inode, feed);
-                }
+    /// the feeds kept in step with the namespaces: one started in each new
+    /// namespace read, one stopped for each that no process lives in any
+    /// more (after taking what it had). None without feeds (one-shot).
+    fn follow_closes(&mut self, snapshot: &Snapshot) -> Option<Closed> {
+        self.warnings.clear();
+        let feeds = self.feeds.as_mut()?;
+        let mut new: Vec<(u64, BorrowedFd)> = snapshot
+            .namespaces
+            .iter()
+            .filter(|(inode, _)| !feeds.follows(**inode))
+            .filter_map(|(inode, n)| n.handle.as_ref().map(|h| (*inode, h.as_fd())))
+            .collect();
+        let mut unfollowed: BTreeMap<Unread, usize> = BTreeMap::new();
+        // Each feed holds a descriptor for as long as its namespace lives.
+        let budget = fds::budget();
+        if new.len() > budget {
+            *unfollowed.entry(Unread::OutOfFds).or_default() += new.len() - budget;
+            new.truncate(budget);
+        }
+        let threads = snapshot::reader_threads();
+        for (inode, socket) in netns::each(new, threads, |_| destroy::subscribe()) {
+            match socket.and_then(|s| s) {
+                Ok(socket) => feeds.follow(inode, socket),
+                Err(e) => *unfollowed.entry(Unread::of(&e)).or_default() += 1,
             }
         }
-        let destroyed: Vec<SockRecord> = feeds.values().flat_map(DestroyFeed::take).collect();
-        let own = snapshot.own;
-        feeds.retain(|inode, _| *inode == own || snapshot.namespaces.contains_key(inode));
-        destroyed
+        if !unfollowed.is_empty() {
+            let reasons: Vec<String> = unfollowed
+                .iter()
+                .map(|(reason, n)| format!("{n} {} ({})", reason.label(), reason.remedy()))
+                .collect();
+            self.warnings.push(format!(
+                "sock_diag destroy notifications not followed in {} network namespaces: {}; connections there that close between two runs lose their last bytes",
+                unfollowed.values().sum::<usize>(),
+                reasons.join(", ")
+            ));
+        }
+        let closed = feeds.take();
+        let gone: BTreeSet<u64> = feeds
+            .followed()
+            .filter(|inode| *inode != snapshot.own && !snapshot.alive.contains(inode))
+            .collect();
+        for inode in gone {
+            feeds.forget(inode);
+        }
+        Some(closed)
     }
 
     /// Persists the counters, if this run keeps a state file.

@@ -22,10 +22,11 @@ use crate::output::read::{read_bounded, Refused};
 use crate::output::textfile;
 
 const FORMAT: &str = "planet-state";
-/// 2 added the health counters and each cookie's retransmits; a version 1
-/// file is read as it is (no retransmits seen yet).
-const VERSION: u32 = 2;
-const READS: [u32; 2] = [1, 2];
+/// 2 added the health counters and each cookie's retransmits; 3 each
+/// cookie's data segments received, namespace, and since when it has been
+/// missing. Older files are read as they are (nothing of those seen yet).
+const VERSION: u32 = 3;
+const READS: [u32; 3] = [1, 2, 3];
 /// How long a run waits for an overlapping run to finish.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// The state holds peers and process names: for root's eyes only.
@@ -48,11 +49,11 @@ struct OnDisk {
     format: String,
     version: u32,
     series: Vec<(SeriesKey, Totals)>,
-    /// (cookie, index into `series`, bytes sent and received when last seen):
-    /// compact, as there is one per open TCP socket.
-    /// Version 2: [cookie, index into `series`, bytes sent, bytes received,
-    /// retransmits] when last seen: compact, as there is one per open socket.
-    /// Version 1 rows lack the last.
+    /// [cookie, index into `series`, bytes sent, bytes received,
+    /// retransmits, data segments received + 1 (0: unknown), network
+    /// namespace, missing since (0: not missing)] as last seen: compact, as
+    /// there is one per open socket. Version 1 rows end after bytes
+    /// received, version 2 rows after retransmits.
     cookies: Vec<Vec<u64>>,
     /// Reverse DNS answers: (address, PTR name or none, expiry).
     #[serde(default)]
@@ -193,6 +194,9 @@ fn encode(state: &State) -> Vec<u8> {
                 t.seen.sent,
                 t.seen.received,
                 t.retransmits.into(),
+                t.data_segs_in.map_or(0, |n| u64::from(n) + 1),
+                t.netns,
+                t.missing_since.unwrap_or(0),
             ])
         })
         .collect();
@@ -254,6 +258,8 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
         }
         let (cookie, i, sent, received) = (field(0), field(1), field(2), field(3));
         let retransmits = u32::try_from(field(4)).unwrap_or(u32::MAX);
+        let data_segs_in = field(5).checked_sub(1).and_then(|n| u32::try_from(n).ok());
+        let missing_since = Some(field(7)).filter(|&since| since > 0);
         let i = usize::try_from(i).unwrap_or(usize::MAX);
         let (key, _) = on_disk.series.get(i).ok_or_else(|| {
             format!(
@@ -268,7 +274,11 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
                 key: key.clone(),
                 seen,
                 retransmits,
+                data_segs_in,
                 connecting: false,
+                netns: field(6),
+                missing_since,
+                sampled_in: 0,
             },
         );
     }
@@ -332,7 +342,11 @@ mod tests {
             Tracked {
                 key,
                 retransmits: 4,
+                data_segs_in: Some(u32::MAX),
                 connecting: false,
+                netns: 4026532000,
+                missing_since: Some(1_700_000_001),
+                sampled_in: 0,
                 seen: Payload {
                     sent: 15,
                     received: 1,
@@ -363,7 +377,7 @@ mod tests {
         );
         let tracked = &state.counters.cookies[&7];
         assert_eq!((tracked.seen.received, tracked.retransmits), (2, 0));
-        // Written back as version 2, and read again the same.
+        // Written back as version 3, and read again the same.
         assert_eq!(decode(&encode(&state)).unwrap(), state);
     }
 

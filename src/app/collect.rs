@@ -14,6 +14,9 @@ use crate::error::Error;
 use crate::naming::Namer;
 
 pub fn collect(args: CollectArgs) -> Result<(), Error> {
+    // One descriptor per network namespace while reading, one more per
+    // namespace for --loop's destroy feeds: the default 1,024 is too few.
+    crate::kernel::fds::raise_limit();
     // Blocked before any thread starts, so every thread inherits the mask and
     // the signals wait for `wait_until` instead of interrupting a write.
     let signals = match args.repeat {

@@ -101,8 +101,12 @@ impl Runner {
             .as_mut()
             .and_then(|a| a.account(&snapshot, now.as_secs()));
         let snapshot_seconds = started.elapsed().as_secs_f64();
-        for warning in &snapshot.warnings {
-            self.warn(warning.clone());
+        let mut warnings = snapshot.warnings.clone();
+        if let Some(accounting) = &self.accounting {
+            warnings.extend(accounting.warnings.iter().cloned());
+        }
+        for warning in warnings {
+            self.warn(warning);
         }
 
         let input = Input {

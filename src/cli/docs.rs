@@ -105,14 +105,14 @@ Open sockets per owning process, protocol and state (the \fBprocess_sockets\fR c
 \fBplanet_address\fR{addr,container}
 Every address on an interface of the host (container="") and of each container's network namespace, loopback and link\-local left out.
 .TP
-\fBplanet_host_info\fR{hostname}, \fBplanet_network_namespaces\fR
-The host's name; the network namespaces whose sockets were read.
+\fBplanet_host_info\fR{hostname}, \fBplanet_network_namespaces\fR, \fBplanet_network_namespaces_skipped\fR{reason}
+The host's name; the network namespaces whose sockets were read, and those that could not be (hidden, no_privilege, out_of_fds, vanished, failed).
 .TP
 \fBplanet_wrap_up\fR{source}
 1 if a \fB\-\-wrap\fR source answered with a page planet could parse, else 0; the rules' own families follow.
 .TP
 \fBplanet_build_info\fR, \fBplanet_collector_success\fR, \fBplanet_collector_duration_seconds\fR, \fBplanet_snapshot_duration_seconds\fR, \fBplanet_collect_timestamp_seconds\fR
-Self\-observation; with \fB\-\-loop\fR also \fBplanet_loop_failures_total\fR and \fBplanet_destroy_events_lost_total\fR.
+Self\-observation; with \fB\-\-loop\fR also \fBplanet_loop_failures_total\fR and \fBplanet_destroy_notifications_lost_total\fR.
 .PP
 \fBcontainer\fR is the full container ID from the owning process's cgroup path (Docker, containerd, CRI\-O, Podman, Kubernetes), "" on the host, or netns:\fIINODE\fR for another network namespace without a container.
 .SH COMMANDS

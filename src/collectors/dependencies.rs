@@ -4,7 +4,7 @@
 //! and named the rest; this collector only writes them.
 
 use super::collector::{Collector, Input, Needs};
-use crate::accounting::classify::Side;
+use crate::accounting::classify::{SeriesKey, Side};
 use crate::error::Error;
 use crate::exposition::Family;
 use crate::kernel::socket::Protocol;
@@ -34,7 +34,7 @@ impl Collector for Dependencies {
             "planet_downstream_rtt_seconds",
             "planet_peers_folded",
             "planet_dns_lookups_total",
-            "planet_destroy_events_lost_total",
+            "planet_destroy_notifications_lost_total",
         ]
         .map(String::from)
         .to_vec()
@@ -84,7 +84,7 @@ impl Collector for Dependencies {
                     },
                     None => ("other".to_string(), String::new(), String::new()),
                 };
-                let port = row.port.to_string();
+                let port = SeriesKey::port_label(row.port);
                 let labels = [
                     ("protocol", row.protocol.as_str()),
                     ("process", row.process.as_str()),
@@ -141,7 +141,7 @@ impl Collector for Dependencies {
         if let Some(lost) = deps.destroy_lost {
             families.push(
                 Family::counter(
-                    "planet_destroy_events_lost_total",
+                    "planet_destroy_notifications_lost_total",
                     "Times socket destroy notifications were dropped (each may stand for several closed connections).",
                 )
                 .with([], lost as f64),

@@ -14,9 +14,14 @@ pub struct Host;
 
 impl Collector for Host {
     fn families(&self) -> Vec<String> {
-        ["planet_address", "planet_host_info", "planet_network_namespaces"]
-            .map(String::from)
-            .to_vec()
+        [
+            "planet_address",
+            "planet_host_info",
+            "planet_network_namespaces",
+            "planet_network_namespaces_skipped",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     fn collect(&mut self, input: &Input) -> Result<Vec<Family>, Error> {
@@ -45,6 +50,13 @@ impl Collector for Host {
         for (addr, container) in &addresses {
             address.push([("addr", addr.as_str()), ("container", container)], 1.0);
         }
+        let mut skipped = Family::gauge(
+            "planet_network_namespaces_skipped",
+            "Network namespaces some process lives in whose sockets this run could not read, by reason.",
+        );
+        for (reason, n) in &snapshot.skipped {
+            skipped.push([("reason", reason.label())], *n as f64);
+        }
         let uname = rustix::system::uname();
         let hostname = String::from_utf8_lossy(uname.nodename().to_bytes()).into_owned();
         Ok(vec![
@@ -56,6 +68,7 @@ impl Collector for Host {
                 "Network namespaces whose sockets this run read.",
             )
             .with([], snapshot.namespaces.len() as f64),
+            skipped,
         ])
     }
 }

@@ -13,21 +13,49 @@
 //! | Podman | `libpod-<id>.scope`, `/libpod_parent/libpod-<id>` (cgroupfs) |
 //! | Kubernetes, cgroupfs driver | `/kubepods/.../pod<uid>/<id>` |
 //!
-//! The innermost component that is such an ID wins (a container's own
-//! sub-cgroups, such as `.../docker-<id>.scope/init`, are looked past).
+//! The outermost component that is such an ID wins. Whoever runs inside a
+//! cgroup may make sub-cgroups below it and name them as they like (a
+//! container's own `.../docker-<id>.scope/init`, or a nested
+//! `docker-<A>.scope/docker-<B>.scope` made to borrow B's name), but only
+//! the runtime, as root, makes the outer one.
+//!
+//! One subtree is not root's: systemd delegates `user@<uid>.service` to
+//! that user, who may name a directory there anything, a bare 64-hex ID or
+//! `docker-<id>.scope` included. Only rootless Podman puts its containers
+//! there, as `libpod-<id>.scope`; that is the one layout believed there.
 
 /// Prefixes runtimes put before the ID in a cgroup directory's name.
 const PREFIXES: [&str; 5] = ["docker-", "cri-containerd-", "crio-", "libpod-", ""];
 
 /// The container ID in one cgroup path, if it names one.
 pub fn container_in(path: &str) -> Option<&str> {
-    path.rsplit('/').find_map(|component| {
-        let name = component.strip_suffix(".scope").unwrap_or(component);
-        PREFIXES
-            .iter()
-            .filter_map(|prefix| name.strip_prefix(prefix))
-            .find(|id| is_container_id(id))
+    let mut delegated = false;
+    path.split('/').find_map(|component| {
+        delegated |= is_user_manager(component);
+        let id = match delegated {
+            // Rootless Podman (systemd driver) is the only layout believed
+            // in a user's own subtree.
+            true => component
+                .strip_prefix("libpod-")
+                .and_then(|rest| rest.strip_suffix(".scope")),
+            false => {
+                let name = component.strip_suffix(".scope").unwrap_or(component);
+                PREFIXES
+                    .iter()
+                    .find_map(|prefix| name.strip_prefix(prefix).filter(|id| is_container_id(id)))
+            }
+        };
+        id.filter(|id| is_container_id(id))
     })
+}
+
+/// `user@<uid>.service`: systemd's per-user manager, whose subtree is
+/// delegated to that user.
+fn is_user_manager(component: &str) -> bool {
+    component
+        .strip_prefix("user@")
+        .and_then(|rest| rest.strip_suffix(".service"))
+        .is_some_and(|uid| !uid.is_empty() && uid.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The container of a process from the lines of `/proc/PID/cgroup`, as
@@ -72,6 +100,36 @@ mod tests {
             };
             assert_eq!(container_in(&path), expected, "{path}");
         }
+    }
+
+    #[test]
+    fn the_outermost_id_wins_so_a_nested_one_cannot_borrow_a_name() {
+        let other = "b".repeat(64);
+        let nested = format!("/system.slice/docker-{ID}.scope/docker-{other}.scope");
+        assert_eq!(container_in(&nested), Some(ID));
+        let bare = format!("/docker/{ID}/{other}");
+        assert_eq!(container_in(&bare), Some(ID));
+    }
+
+    #[test]
+    fn a_users_own_subtree_names_only_rootless_podman_containers() {
+        let user = "/user.slice/user-1000.slice/user@1000.service";
+        for borrowed in [
+            format!("{user}/app.slice/{ID}"),
+            format!("{user}/app.slice/docker-{ID}.scope"),
+            format!("{user}/app.slice/cri-containerd-{ID}.scope"),
+            format!("{user}/{ID}"),
+            format!("{user}/user.slice/libpod-{ID}"),
+        ] {
+            assert_eq!(container_in(&borrowed), None, "{borrowed}");
+        }
+        let podman = format!("{user}/user.slice/libpod-{ID}.scope");
+        assert_eq!(container_in(&podman), Some(ID));
+        let inner = format!("{user}/user.slice/libpod-{ID}.scope/container");
+        assert_eq!(container_in(&inner), Some(ID));
+        // Not a user manager: the usual rules.
+        let lookalike = format!("/system.slice/user@x.service/docker-{ID}.scope");
+        assert_eq!(container_in(&lookalike), Some(ID));
     }
 
     #[test]

@@ -3,12 +3,15 @@
 //!
 //! - [`sockdiag`] dumps every TCP and UDP socket over netlink into
 //!   [`socket::SockRecord`]s;
-//! - [`destroy`] listens for sockets the kernel frees between two runs;
+//! - [`destroy`] listens for sockets the kernel frees between two runs,
+//!   in every namespace, on one poller thread;
 //! - [`procmap`] maps socket inodes to the processes holding them;
 //! - [`sysctl`] reads the settings that change what a socket means;
 //! - [`netns`] enters another network namespace to read its sockets there,
 //!   [`addresses`] lists a namespace's addresses;
-//! - [`cgroup`] tells which container a process runs in.
+//! - [`census`] finds every namespace a process lives in, and
+//!   [`cgroup`] tells which container a process runs in;
+//! - [`fds`] rations file descriptors, one per namespace.
 //!
 //! Nothing here knows about metrics, peers or state.
 
@@ -16,6 +19,7 @@ pub mod addresses;
 pub mod census;
 pub mod cgroup;
 pub mod destroy;
+pub mod fds;
 pub mod netlink;
 pub mod netns;
 pub mod procmap;

@@ -7,7 +7,10 @@
 //!
 //! Several processes hold a socket when a server forks workers. The one
 //! that has run longest names it (the parent), not the lowest pid: pids
-//! wrap, and a short-lived child can get a lower one than its parent. Each
+//! wrap, and a short-lived child can get a lower one than its parent.
+//! Start times are in clock ticks (10 ms), and a parent that forks its
+//! workers at once shares its tick with them: then the ancestor wins,
+//! found by walking the parent links up from the other holder. Each
 //! process is read through its own open `/proc/PID` directory (procfs's
 //! `Process`), and its start time and name are read as soon as it is seen
 //! to hold a socket: after the walk the pid may be another process, and a
@@ -46,6 +49,9 @@ const MAX_REUSE_AGE: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     pub pid: u32,
+    /// Its parent's pid, to tell an ancestor among holders that started in
+    /// the same tick.
+    pub parent: u32,
     pub name: String,
     pub started: u64,
     pub container: Option<String>,
@@ -85,6 +91,7 @@ impl ProcessMap {
         // inode -> index of its best owner so far.
         let mut best: HashMap<u32, usize> = HashMap::new();
         let mut held = Vec::new();
+        let mut lineage = Lineage::default();
         let processes = match looked_for.is_empty() {
             true => None,
             false => procfs::process::all_processes().ok(),
@@ -109,13 +116,11 @@ impl ProcessMap {
                 Some((_, container)) => container.clone(),
                 None => census::identify(&process).and_then(|(_, container)| container),
             };
-            let rank = (owner.started, owner.pid);
             map.owners.push(owner);
             let index = map.owners.len() - 1;
             for &inode in &held {
                 let current = best.entry(inode).or_insert(index);
-                let theirs = &map.owners[*current];
-                if rank < (theirs.started, theirs.pid) {
+                if lineage.outranks(&map.owners[index], &map.owners[*current]) {
                     *current = index;
                 }
             }
@@ -178,7 +183,7 @@ impl ProcessMap {
 /// Who a process is now: pid, start time and `comm` (up to 15 bytes of
 /// anything but NUL), read through its open directory. None once it exited.
 fn identify(process: &Process) -> Option<Owner> {
-    let started = process.stat().ok()?.starttime;
+    let stat = process.stat().ok()?;
     let mut comm = Vec::with_capacity(16);
     process
         .open_relative("comm")
@@ -191,10 +196,64 @@ fn identify(process: &Process) -> Option<Owner> {
     }
     Some(Owner {
         pid: u32::try_from(process.pid).ok()?,
+        parent: u32::try_from(stat.ppid).unwrap_or(0),
         name: String::from_utf8_lossy(&comm).into_owned(),
-        started,
+        started: stat.starttime,
         container: None,
     })
+}
+
+/// Parent links and start times of the processes above holders, read as
+/// needed and kept for one walk.
+#[derive(Default)]
+struct Lineage {
+    /// pid -> (parent pid, start time); None once it could not be read.
+    known: HashMap<u32, Option<(u32, u64)>>,
+}
+
+/// How far up a chain of parents to look: forked workers are children or
+/// grandchildren of their server.
+const MAX_GENERATIONS: usize = 32;
+
+impl Lineage {
+    /// Whether `a` should name a socket rather than `b`: it has run longer;
+    /// in the same tick, it is `b`'s ancestor; else the lower pid, for a
+    /// choice that does not depend on the order of the walk.
+    fn outranks(&mut self, a: &Owner, b: &Owner) -> bool {
+        if a.started != b.started {
+            return a.started < b.started;
+        }
+        if self.is_ancestor(a, b) {
+            return true;
+        }
+        !self.is_ancestor(b, a) && a.pid < b.pid
+    }
+
+    fn is_ancestor(&mut self, a: &Owner, b: &Owner) -> bool {
+        let mut pid = b.parent;
+        for _ in 0..MAX_GENERATIONS {
+            if pid == a.pid {
+                return true;
+            }
+            if pid <= 1 {
+                return false;
+            }
+            match self.parent_of(pid) {
+                // An ancestor of `b` that started before `a` cannot descend
+                // from it: `a` is not above it.
+                Some((parent, started)) if started >= a.started => pid = parent,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    fn parent_of(&mut self, pid: u32) -> Option<(u32, u64)> {
+        *self.known.entry(pid).or_insert_with(|| {
+            let stat = Process::new(i32::try_from(pid).ok()?).ok()?.stat().ok()?;
+            Some((u32::try_from(stat.ppid).ok()?, stat.starttime))
+        })
+    }
 }
 
 /// The wanted socket inodes among a process's fds, into `held`.
@@ -250,11 +309,35 @@ mod tests {
     }
 
     #[test]
+    fn in_the_same_tick_the_ancestor_wins_whatever_the_pids() {
+        let owner = |pid, parent, started| Owner {
+            pid,
+            parent,
+            name: String::new(),
+            started,
+            container: None,
+        };
+        // Pids far above any real one, so that no lookup finds a process.
+        let parent = owner(3_000_000, 1, 100);
+        let worker = owner(2_000_000, 3_000_000, 100);
+        let mut lineage = Lineage::default();
+        assert!(lineage.outranks(&parent, &worker));
+        assert!(!lineage.outranks(&worker, &parent));
+        // Unrelated holders of the same tick: the lower pid, either way round.
+        let stranger = owner(2_500_000, 1, 100);
+        assert!(lineage.outranks(&worker, &stranger));
+        assert!(!lineage.outranks(&stranger, &worker));
+        // An earlier start wins over any lineage.
+        let earlier = owner(4_000_000, 1, 99);
+        assert!(lineage.outranks(&earlier, &parent));
+    }
+
+    #[test]
     fn finds_our_own_listener() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let link = std::fs::read_link(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap();
         let inode = socket_inode(link.to_str().unwrap().as_bytes()).unwrap();
-        let census = Census::take();
+        let census = Census::take(64);
         let map = ProcessMap::scan([inode], &census);
         let owner = map.owner(inode).expect("our own socket has an owner");
         assert_eq!(owner.pid, std::process::id());

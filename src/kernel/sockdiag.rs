@@ -23,7 +23,7 @@ use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
 use super::netlink;
 
 use super::socket::{normalise, Protocol, SockRecord, TcpInfo};
-use crate::error::{os_message, Error};
+use crate::error::os_message;
 
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -37,6 +37,8 @@ const TCPI_RTT: usize = 68;
 const TCPI_TOTAL_RETRANS: usize = 100;
 const TCPI_BYTES_ACKED: usize = 120;
 const TCPI_BYTES_RECEIVED: usize = 128;
+/// Linux 4.6+.
+const TCPI_DATA_SEGS_IN: usize = 152;
 /// Linux 4.19+.
 const TCPI_BYTES_SENT: usize = 200;
 const TCPI_BYTES_RETRANS: usize = 208;
@@ -45,8 +47,8 @@ const RECV_BUF: usize = 32 * 1024;
 
 /// Dumps every TCP and UDP socket over IPv4 and IPv6, in all states, of
 /// the calling thread's network namespace, whose inode is `netns`.
-pub fn dump_all(netns: u64) -> Result<Vec<SockRecord>, Error> {
-    let mut socket = netlink::connect(NETLINK_SOCK_DIAG).map_err(|e| failed("socket", &e))?;
+pub fn dump_all(netns: u64) -> Result<Vec<SockRecord>, DumpError> {
+    let mut socket = netlink::connect(NETLINK_SOCK_DIAG).map_err(|e| failed("socket", e))?;
     let mut buf = vec![0u8; RECV_BUF];
     let mut records = Vec::new();
     // TCP in one walk of the kernel's table where it answers that request.
@@ -71,11 +73,11 @@ fn dump_one(
     family: u8,
     protocol: Protocol,
     out: &mut Vec<SockRecord>,
-) -> Result<(), Error> {
+) -> Result<(), DumpError> {
     let seq = u32::from(family) << 8 | u32::from(protocol == Protocol::Udp);
     dump(socket, buf, family, protocol, seq, out).map_err(|e| {
         let family = if family == AF_INET { "ipv4" } else { "ipv6" };
-        failed(&format!("{}/{family}", protocol.as_str()), &e)
+        failed(&format!("{}/{family}", protocol.as_str()), e)
     })
 }
 
@@ -104,8 +106,29 @@ fn dump_tcp_both(socket: &mut Socket, buf: &mut [u8], out: &mut Vec<SockRecord>)
     receive(socket, buf, Protocol::Tcp, out)
 }
 
-fn failed(what: &str, e: &io::Error) -> Error {
-    Error::Kernel(format!("netlink sock_diag {what}: {}", os_message(e)))
+/// A dump that failed: which request, and the kernel's error.
+#[derive(Debug)]
+pub struct DumpError {
+    what: String,
+    pub source: io::Error,
+}
+
+impl fmt::Display for DumpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "netlink sock_diag {}: {}",
+            self.what,
+            os_message(&self.source)
+        )
+    }
+}
+
+fn failed(what: &str, e: io::Error) -> DumpError {
+    DumpError {
+        what: what.to_string(),
+        source: e,
+    }
 }
 
 fn dump(
@@ -254,6 +277,7 @@ pub fn tcp_info(info: &[u8]) -> Option<TcpInfo> {
         unique_sent: sent.zip(retrans).map(|(s, r)| s.saturating_sub(r)),
         retransmits: read_u32(info, TCPI_TOTAL_RETRANS)?,
         rtt_us: read_u32(info, TCPI_RTT)?,
+        data_segs_in: read_u32(info, TCPI_DATA_SEGS_IN),
     })
 }
 

@@ -49,6 +49,10 @@ pub struct TcpInfo {
     pub retransmits: u32,
     /// Smoothed round-trip time in microseconds (`tcpi_rtt`).
     pub rtt_us: u32,
+    /// Segments received that carried data (`tcpi_data_segs_in`, Linux
+    /// 4.6+). A FIN alone does not count, so an unchanged count between two
+    /// readings means any growth of `received` was the peer's FIN.
+    pub data_segs_in: Option<u32>,
 }
 
 /// One socket as the kernel reported it. Addresses are normalised once here:

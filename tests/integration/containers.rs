@@ -244,10 +244,21 @@ fn without_cap_sys_admin_the_own_namespace_is_read_and_the_rest_is_said() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(
             stderr.starts_with("planet: warning: ")
-                && stderr.contains(" network namespaces not read (Operation not permitted; entering one needs CAP_SYS_ADMIN): their sockets are missing"),
+                && stderr.contains(" network namespaces not read: ")
+                && stderr.contains(
+                    " no_privilege (entering one needs CAP_SYS_ADMIN); their sockets are missing"
+                ),
             "{stderr}"
         );
         let text = String::from_utf8(output.stdout).unwrap();
+        // Counted too, by reason: the container's namespace at least.
+        let refused = samples(&text, "planet_network_namespaces_skipped")
+            .into_iter()
+            .find_map(|line| {
+                line.strip_prefix("planet_network_namespaces_skipped{reason=\"no_privilege\"} ")
+            })
+            .and_then(|n| n.parse::<u64>().ok());
+        assert!(refused.is_some_and(|n| n >= 1), "{text}");
         assert!(of_container(&text, "planet_serving", &bridge.containers[0].id).is_empty());
         assert_eq!(
             samples_on_ports(&text, "planet_serving", &[port]).len(),

@@ -234,24 +234,6 @@ fn no_message_quotes_a_file_planet_was_pointed_at() {
     }
 }
 
-/// Peak RSS (KiB) and wall time of a run of `command`, and its exit code.
-fn measured(command: &mut Command) -> (Option<i32>, u64, Duration) {
-    let started = std::time::Instant::now();
-    let child = command
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut status = 0;
-    // SAFETY: rusage is plain data the kernel fills; the child is ours.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
-    std::mem::forget(child); // reaped by wait4
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    (code, usage.ru_maxrss as u64, started.elapsed())
-}
-
 /// 10,500 peers, each a connected UDP socket to its own address of
 /// fd00::c:0/112 (local on `lo` of the test's namespace: nothing is sent),
 /// held by processes of 3,500 sockets each.
@@ -289,7 +271,7 @@ fn ten_thousand_peers_cost_bounded_state_memory_and_dns_time() {
         let _holders = ten_thousand_peers(&ip);
         let env = TestEnv::new();
         // Only this namespace: other tests' peers would count too.
-        let (code, rss_kib, _) = measured(env.collect().args(["--netns", "own"]));
+        let (code, rss_kib, _) = run_measured(env.collect().args(["--netns", "own"]));
         assert_eq!(code, Some(0));
         let text = fs::read_to_string(env.output_file()).unwrap();
         let upstream = samples(&text, "planet_upstream");
@@ -325,7 +307,7 @@ fn ten_thousand_peers_cost_bounded_state_memory_and_dns_time() {
             "10000",
         ]);
         command.args(["--dns-server", &dns, "--dns-timeout", "1s"]);
-        let (code, _, took) = measured(&mut command);
+        let (code, _, took) = run_measured(&command);
         assert_eq!(code, Some(0));
         assert!(
             took < Duration::from_secs(4),

@@ -59,6 +59,7 @@ fn the_services_are_hardened_and_the_timer_spreads_a_fleet() {
             format!("ReadWritePaths=-{DEBIAN_TEXTFILE}"),
             format!("ConditionPathIsDirectory={DEBIAN_TEXTFILE}"),
             "MemoryMax=256M".into(),
+            "LimitNOFILE=65536".into(),
             "UMask=0077".into(),
             "PrivateMounts=yes".into(),
             "SystemCallFilter=~@privileged @resources".into(),

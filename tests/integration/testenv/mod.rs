@@ -153,6 +153,47 @@ pub fn run_within(command: &mut Command, limit: Duration) -> Output {
     output
 }
 
+/// Runs `command` (stdin, stdout and stderr null) to its end: its exit
+/// code, its own peak RSS in KiB, and the wall time.
+///
+/// Not `wait4` on a child of ours: a child forked from this process (many
+/// tests on many threads, tens of MiB) shares or copies our memory until it
+/// execs, and the kernel carries that high-water mark across exec into the
+/// child's `ru_maxrss`. So the command is forked from `sh`, which is small
+/// after its own exec and exits at once; this process, made a child
+/// subreaper, inherits the command and reaps it with `wait4`.
+pub fn run_measured(command: &Command) -> (Option<i32>, u64, Duration) {
+    // SAFETY: a flag of this process; orphans of other tests' children
+    // come to us too, and stay zombies until the test process ends.
+    assert_eq!(
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) },
+        0
+    );
+    let started = Instant::now();
+    let mut launcher = Command::new("sh");
+    launcher
+        .args(["-c", "\"$@\" </dev/null >/dev/null 2>&1 & echo $!", "sh"])
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => launcher.env(key, value),
+            None => launcher.env_remove(key),
+        };
+    }
+    let output = launcher.output().expect("run sh");
+    let pid: libc::pid_t = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("sh printed the command's pid");
+    let mut status = 0;
+    // SAFETY: rusage is plain data the kernel fills; the process is ours now.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, usage.ru_maxrss as u64, started.elapsed())
+}
+
 /// Runs `planet collect --stdout --no-resolve` until two runs in a row agree
 /// (timing lines aside), asserts each succeeded silently, and returns the
 /// output.
@@ -246,6 +287,7 @@ pub fn own_view(text: &str) -> String {
                 "planet_collector_duration_seconds",
                 "planet_snapshot_duration_seconds",
                 "planet_network_namespaces ",
+                "planet_network_namespaces_skipped",
             ];
             let elsewhere = l.contains("container=\"") && !l.contains("container=\"\"");
             !elsewhere && !varies.iter().any(|prefix| l.starts_with(prefix))
