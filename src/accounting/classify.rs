@@ -72,8 +72,9 @@ impl SeriesKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     pub key: SeriesKey,
-    /// Counts in the open-connections gauge (false for TIME_WAIT, which only
-    /// proves a recent dependency).
+    /// Counts in the open-connections gauge, and is tracked by its cookie.
+    /// False for TIME_WAIT, and for the kernel's mini sockets, which only
+    /// prove a recent or coming dependency (see [`is_mini_socket`]).
     pub open: bool,
     /// Payload bytes so far, TCP sockets with a `tcp_info` only.
     pub payload: Option<Payload>,
@@ -163,11 +164,22 @@ impl Classifier {
         };
         let payload = payload(socket, key.side);
         Some(Observation {
-            open: socket.state != state::TIME_WAIT,
+            open: socket.state != state::TIME_WAIT && !is_mini_socket(socket),
             payload,
             key,
         })
     }
+}
+
+/// A TCP row without `tcp_info` is one of the kernel's mini sockets: a
+/// time-wait socket (reported in its substate, FIN_WAIT2 or TIME_WAIT) or a
+/// request socket (NEW_SYN_RECV). A time-wait socket carries the cookie of
+/// the full socket it replaced, which may already have been counted at its
+/// close: tracking it as a socket of its own would count that socket again.
+/// A request socket becomes, once accepted, a socket with a cookie of its
+/// own: counting both would count one connection twice.
+pub fn is_mini_socket(socket: &SockRecord) -> bool {
+    socket.protocol == Protocol::Tcp && socket.tcp.is_none()
 }
 
 /// Whether a listener bound to `bound` accepts connections to `local`.
@@ -324,6 +336,26 @@ mod tests {
             .key;
         assert_eq!(key.side, Side::Downstream, "a :: listener serves IPv4 too");
         assert_eq!(key.process, "", "the listener's owner, unknown here");
+    }
+
+    #[test]
+    fn mini_sockets_are_not_connections_of_their_own() {
+        let sockets = Vec::new();
+        let classifier = Classifier::new(&Snapshot::of(sockets.clone()), &sockets);
+        let full = tcp(state::FIN_WAIT2, 10, 10, Some(9));
+        assert!(classifier.observe(&full, "p", "").unwrap().open);
+        // The time-wait socket that replaced it, in its FIN_WAIT2 substate.
+        let time_wait = SockRecord {
+            tcp: None,
+            inode: 0,
+            ..full.clone()
+        };
+        assert!(!classifier.observe(&time_wait, "", "").unwrap().open);
+        let request = SockRecord {
+            state: 12, // NEW_SYN_RECV
+            ..time_wait
+        };
+        assert!(!classifier.observe(&request, "", "").unwrap().open);
     }
 
     fn sent_received(socket: &SockRecord, side: Side) -> (u64, u64) {
