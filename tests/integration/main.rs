@@ -4,6 +4,7 @@
 
 mod testenv;
 
+mod bounds;
 mod collectors;
 mod containers;
 mod dependencies;

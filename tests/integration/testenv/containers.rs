@@ -2,7 +2,9 @@
 //! network namespace (`ip netns add`) joined by a veth pair to a bridge in
 //! the test's own namespace, addresses from 192.0.2.0/24 and fd00::/8, and
 //! processes moved into a cgroup v2 directory named as Docker, Kubernetes
-//! or containerd name theirs. Everything is removed on drop.
+//! or containerd name theirs (or as Docker in Docker, rootless Podman and a
+//! user's own directories do: the layouts a label must not be borrowed
+//! from). Everything is removed on drop.
 
 use std::fs::File;
 use std::os::fd::{AsFd, RawFd};
@@ -21,6 +23,17 @@ pub enum Runtime {
     Kubernetes,
     /// `cri-containerd-<id>.scope`.
     Containerd,
+    /// Docker run inside a Docker container: `docker-<id>.scope/docker-<nested>.scope`.
+    /// The outer container (`id`) is the one the process runs in; the
+    /// nested ID is one whoever runs inside it chose.
+    DockerInDocker,
+    /// Rootless Podman, under a user's delegated subtree:
+    /// `user.slice/user-1000.slice/user@1000.service/user.slice/libpod-<id>.scope`.
+    RootlessPodman,
+    /// No container: a directory under a user's delegated subtree that the
+    /// user named like an ID,
+    /// `user.slice/user-1000.slice/user@1000.service/app.slice/<id>`.
+    UserDirectory,
     /// No container: a host of its own on the bridge (its processes stay
     /// in the test's cgroup).
     Host,
@@ -29,6 +42,8 @@ pub enum Runtime {
 pub struct Container {
     /// The full 64-hex ID, as the runtime would make it.
     pub id: String,
+    /// For [`Runtime::DockerInDocker`], the nested container's ID.
+    pub nested: Option<String>,
     /// The name of its network namespace under /run/netns.
     pub netns: String,
     pub v4: String,
@@ -45,6 +60,10 @@ pub struct Container {
 pub struct Bridge {
     pub containers: Vec<Container>,
 }
+
+/// The subtree systemd delegates to user 1000's own manager, which the user
+/// may fill with whatever directories they like.
+const USER_SUBTREE: &str = "user.slice/user-1000.slice/user@1000.service";
 
 /// The cgroup v2 hierarchy's mount point, if there is one.
 fn cgroup2_root() -> Option<PathBuf> {
@@ -96,6 +115,8 @@ impl Container {
     fn create(root: &Path, runtime: Runtime, tag: &str, i: usize) -> Container {
         let id = format!("{tag}{i:08x}").repeat(4);
         assert_eq!(id.len(), 64);
+        let nested = matches!(runtime, Runtime::DockerInDocker)
+            .then(|| format!("{tag}{:08x}", i | 0x8000_0000).repeat(4));
         let netns = format!("planet-{tag}-{i}");
         let (v4, v6) = (format!("192.0.2.{}", 10 + i), format!("fd00::{}", 10 + i));
         ip(&["netns", "add", &netns]);
@@ -120,6 +141,14 @@ impl Container {
                 Some(root.join(format!("kubepods/besteffort/pod{tag}-{i}/{id}")))
             }
             Runtime::Containerd => Some(root.join(format!("cri-containerd-{id}.scope"))),
+            Runtime::DockerInDocker => Some(root.join(format!(
+                "docker-{id}.scope/docker-{}.scope",
+                nested.as_deref().unwrap()
+            ))),
+            Runtime::RootlessPodman => {
+                Some(root.join(format!("{USER_SUBTREE}/user.slice/libpod-{id}.scope")))
+            }
+            Runtime::UserDirectory => Some(root.join(format!("{USER_SUBTREE}/app.slice/{id}"))),
             Runtime::Host => None,
         };
         if let Some(cgroup) = &cgroup {
@@ -128,6 +157,7 @@ impl Container {
         let handle = File::open(format!("/run/netns/{netns}")).expect("open the namespace");
         Container {
             id,
+            nested,
             netns,
             v4,
             v6,
@@ -173,6 +203,13 @@ impl Container {
         }
     }
 
+    /// The inode of the container's network namespace (what
+    /// `stat -L /run/netns/NAME` shows): its `netns:<inode>` label.
+    pub fn netns_inode(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        self.handle.metadata().expect("stat the namespace").ino()
+    }
+
     /// `ss ARGS` run inside the container's namespace: the oracle's view.
     pub fn ss(&self, args: &[&str]) -> String {
         let output = Command::new(which("ip").expect("ip(8)"))
@@ -192,8 +229,9 @@ impl Drop for Container {
             let _ = program.kill();
             let _ = program.wait();
         }
-        // The container's directory, and for Kubernetes the pod's and
-        // parents it made, innermost first (a parent still in use stays).
+        // The container's directory, and the parents it made (the pod's
+        // for Kubernetes, the outer container's, the user's subtree),
+        // innermost first (a parent still in use stays).
         if let Some(mut dir) = self.cgroup.clone() {
             while dir.file_name().is_some() && std::fs::remove_dir(&dir).is_ok() {
                 if !dir.pop() {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use planet::exposition::{self, Exposition};
 
 pub mod containers;
+pub mod fleet;
 pub mod holders;
 pub mod netns;
 pub mod oracles;
