@@ -5,6 +5,7 @@
 mod testenv;
 
 mod bounds;
+mod churn;
 mod collectors;
 mod containers;
 mod dependencies;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use planet::exposition::{self, Exposition};
 
+pub mod churn;
 pub mod containers;
 pub mod fleet;
 pub mod holders;
