@@ -5,7 +5,6 @@
 mod testenv;
 
 mod bounds;
-mod churn;
 mod collectors;
 mod containers;
 mod dependencies;

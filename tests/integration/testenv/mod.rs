@@ -13,10 +13,9 @@ use std::time::{Duration, Instant};
 
 use planet::exposition::{self, Exposition};
 
-pub mod churn;
 pub mod containers;
-pub mod fleet;
 pub mod holders;
+pub mod namespaces;
 pub mod netns;
 pub mod oracles;
 pub mod servers;

@@ -9,16 +9,9 @@
 //! panicking test) or when the test process dies.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::oracles::{skip_or_fail, tool};
-use super::wait_for;
-
-/// One fleet at a time in this test binary: two of a couple of thousand
-/// namespaces would double the memory and the work every other test's
-/// planet does meanwhile, for no more coverage.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use crate::testenv::{skip_or_fail, tool, wait_for};
 
 /// The fleet's first process: `$1` sleepers, each in a network namespace
 /// of its own, then waits for them (`sleep 600`: the bound should the
@@ -38,7 +31,6 @@ pub struct Fleet {
     /// That first process's pid, as this test sees it.
     first: Option<u32>,
     namespaces: usize,
-    _turn: MutexGuard<'static, ()>,
 }
 
 impl Fleet {
@@ -51,9 +43,6 @@ impl Fleet {
             return skip_or_fail("making network namespaces needs root");
         }
         let unshare = tool("unshare", "util-linux")?;
-        let turn = ONE_AT_A_TIME
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let child = Command::new(unshare)
             .args(["--pid", "--fork", "--kill-child", "sh", "-c", START, "sh"])
             .arg(n.to_string())
@@ -66,7 +55,6 @@ impl Fleet {
             unshare: child,
             first: None,
             namespaces: n,
-            _turn: turn,
         };
         let unshare = fleet.unshare.id();
         let found = wait_for(Duration::from_secs(10), || {

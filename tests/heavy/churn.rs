@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::testenv::churn::*;
+use crate::load::*;
 use crate::testenv::*;
 
 /// A sample line's value.
@@ -321,6 +321,7 @@ fn opened_used_and_closed_between_samples(planet: &Looping, n: usize, rng: &mut 
 /// (their FIN, which tcp_info cannot tell from data), never high.
 #[test]
 fn loop_counts_each_connection_once_while_closes_race_slow_samples() {
+    let _machine = crate::alone();
     const SAMPLED: usize = 300;
     const UNSAMPLED: usize = 100;
     in_own_netns(|| {
@@ -470,6 +471,7 @@ fn flood_from_two_namespaces(planet: &mut Looping, span: Duration) -> Option<Flo
 /// and exits 0 on SIGTERM.
 #[test]
 fn loop_stays_under_128_mib_and_keeps_writing_through_a_flood_of_closes() {
+    let _machine = crate::alone();
     in_own_netns(|| {
         let Some(cage) = MemoryCage::new(256 * MIB) else {
             return;
@@ -709,6 +711,7 @@ fn await_tally(planet: &Looping, done: impl Fn(&Tally) -> bool) -> Tally {
 /// connections, each one a connect failure (refused).
 #[test]
 fn a_scan_of_40000_refused_ports_stays_under_the_series_cap_and_counts_every_failure() {
+    let _machine = crate::alone();
     in_own_netns(|| {
         let env = TestEnv::new();
         let mut planet = Looping::start(
@@ -790,6 +793,7 @@ fn accept_and_close(listener: &TcpListener, n: u64) -> std::thread::JoinHandle<u
 /// 40,000 connections counted on each side, none failed.
 #[test]
 fn a_scan_of_40000_answered_ports_stays_under_the_series_cap() {
+    let _machine = crate::alone();
     let Some(nft) = tool("nft", "nftables") else {
         return;
     };

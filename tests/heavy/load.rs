@@ -1,4 +1,4 @@
-//! What the churn tests share: a `--loop` planet followed write by write,
+//! What the heavy tests share: a `--loop` planet followed write by write,
 //! idle connections held by the thousand to make every sample slow, the
 //! kernel's own tcp_info counters, processes that flood socket()+close()
 //! from network namespaces of their own, and a memory cgroup to run planet
@@ -13,7 +13,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{bytes_acked, skip_or_fail, terminate, wait_for, Named};
+use crate::testenv::{bytes_acked, skip_or_fail, terminate, wait_for, Named};
 
 /// A `planet collect --loop` writing one output file, followed write by
 /// write. Killed on drop unless the test stopped it.
