@@ -3,7 +3,8 @@
 //! N loopback connections, runs alternating, medians reported with ratios.
 //! `PLANET_BASELINE=/path/to/planet` adds another build of planet (say, the
 //! last release) to the same rounds, to compare a change against it.
-//! `PLANET_BENCH_SKIP_LOOP=1` leaves out the minute of `--loop`.
+//! `PLANET_BENCH_SKIP_LOOP=1` leaves out the minute of `--loop` (which
+//! the baseline, if any, runs alongside planet).
 //!
 //! The connections are held by worker processes (this binary re-executed),
 //! each under the per-process open-file limit, talking to several listeners.
@@ -163,24 +164,38 @@ fn bench(n: usize) {
 }
 
 /// `--loop --interval 15s` over a minute: the share of one core it takes,
-/// from the kernel's own accounting of its CPU time.
+/// from the kernel's own accounting of its CPU time. With `PLANET_BASELINE`,
+/// the baseline build runs the same minute alongside.
 fn bench_loop(n: usize) {
-    let (out, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut planet = Command::new(PLANET)
-        .args([
-            "collect",
-            "--no-resolve",
-            "--loop",
-            "--interval",
-            "15s",
-            "--out",
-        ])
-        .arg(out.path())
-        .arg("--state-file")
-        .arg(state.path().join("planet.state"))
-        .spawn()
-        .expect("spawn planet --loop");
-    let cpu = || {
+    let mut programs = vec![("planet", PLANET.to_string())];
+    if let Ok(baseline) = std::env::var("PLANET_BASELINE") {
+        programs.push(("baseline planet", baseline));
+    }
+    let dirs: Vec<_> = programs
+        .iter()
+        .map(|_| (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()))
+        .collect();
+    let mut loops: Vec<Child> = programs
+        .iter()
+        .zip(&dirs)
+        .map(|((_, program), (out, state))| {
+            Command::new(program)
+                .args([
+                    "collect",
+                    "--no-resolve",
+                    "--loop",
+                    "--interval",
+                    "15s",
+                    "--out",
+                ])
+                .arg(out.path())
+                .arg("--state-file")
+                .arg(state.path().join("planet.state"))
+                .spawn()
+                .expect("spawn planet --loop")
+        })
+        .collect();
+    let cpu = |planet: &Child| {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", planet.id())).unwrap();
         let fields: Vec<&str> = stat
             .rsplit(')')
@@ -194,18 +209,27 @@ fn bench_loop(n: usize) {
         ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
     };
     std::thread::sleep(Duration::from_secs(2)); // past the first run
-    let (cpu0, wall0) = (cpu(), Instant::now());
+    let (cpu0, wall0): (Vec<f64>, _) = (loops.iter().map(cpu).collect(), Instant::now());
     std::thread::sleep(Duration::from_secs(60));
-    let (cpu1, wall) = (cpu(), wall0.elapsed());
-    // SAFETY: plain kill of our own child.
-    unsafe { libc::kill(planet.id() as i32, libc::SIGTERM) };
-    let _ = planet.wait();
-    println!(
-        "| {n} | `planet collect --loop --interval 15s` | {:.2} s CPU in {:.0} s | | | {:.2}% of one core |",
-        cpu1 - cpu0,
-        wall.as_secs_f64(),
-        100.0 * (cpu1 - cpu0) / wall.as_secs_f64()
-    );
+    let (cpu1, wall): (Vec<f64>, _) = (loops.iter().map(cpu).collect(), wall0.elapsed());
+    for planet in &mut loops {
+        // SAFETY: plain kill of our own child.
+        unsafe { libc::kill(planet.id() as i32, libc::SIGTERM) };
+        let _ = planet.wait();
+    }
+    let used: Vec<f64> = cpu1.iter().zip(&cpu0).map(|(a, b)| a - b).collect();
+    for (i, (name, _)) in programs.iter().enumerate() {
+        let ratio = match used.get(1) {
+            Some(base) if i == 0 => format!(", {:.3}x baseline", used[0] / base),
+            _ => String::new(),
+        };
+        println!(
+            "| {n} | `{name} collect --loop --interval 15s` | {:.2} s CPU in {:.0} s | | | {:.2}% of one core{ratio} |",
+            used[i],
+            wall.as_secs_f64(),
+            100.0 * used[i] / wall.as_secs_f64()
+        );
+    }
 }
 
 /// One-shot runs with a state file: the first (no state yet) and warm ones

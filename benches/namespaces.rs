@@ -4,6 +4,8 @@
 //! `planet collect --stdout --no-resolve` is timed over each layout in turn
 //! (wall median of 9 after a warm-up, peak RSS), then the first layout once
 //! more to show the machine's drift. Target: at most 1.5x.
+//! `PLANET_BASELINE=/path/to/planet` adds another build of planet (main
+//! before a change) to the same alternating rounds, with the ratio to it.
 //!
 //! Every sock_diag dump walks the kernel's established-socket hash table,
 //! which all namespaces share, so the 100-namespace layout costs 100 walks
@@ -26,6 +28,7 @@ mod workers;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::process::Child;
+use std::time::Duration;
 
 use measure::{measure, median, Measure};
 use netns::{in_own_netns, run};
@@ -45,48 +48,77 @@ fn main() {
     if !in_own_netns() {
         return;
     }
-    println!("| layout | wall median | wall min | peak RSS median |");
-    println!("|---|---:|---:|---:|");
-    let one = layout("10,000 connections in 1 namespace", 3, false);
-    let many = layout("10,000 connections in 100 namespaces", 100, true);
-    let again = layout("10,000 connections in 1 namespace, again", 3, false);
+    let mut builds = vec![("planet", PLANET.to_string())];
+    if let Ok(baseline) = std::env::var("PLANET_BASELINE") {
+        builds.push(("baseline planet", baseline));
+    }
+    println!("| layout | build | wall median | wall min | peak RSS median | vs baseline |");
+    println!("|---|---|---:|---:|---:|---:|");
+    let one = layout("10,000 connections in 1 namespace", 3, false, &builds);
+    let many = layout("10,000 connections in 100 namespaces", 100, true, &builds);
+    let again = layout(
+        "10,000 connections in 1 namespace, again",
+        3,
+        false,
+        &builds,
+    );
     let own_tables = std::fs::write("/proc/sys/net/ipv4/tcp_child_ehash_entries", "1024").is_ok();
     let separate = own_tables.then(|| {
         layout(
             "10,000 connections in 100 namespaces, each with a TCP table of its own",
             100,
             true,
+            &builds,
         )
     });
-    let base = (one.as_secs_f64() + again.as_secs_f64()) / 2.0;
-    println!(
-        "\n100 namespaces / 1 namespace: {:.2}x (target at most 1.5x)",
-        many.as_secs_f64() / base
-    );
-    if let Some(separate) = separate {
+    for (i, (name, _)) in builds.iter().enumerate() {
+        let base = (one[i].as_secs_f64() + again[i].as_secs_f64()) / 2.0;
         println!(
-            "with net.ipv4.tcp_child_ehash_entries=1024: {:.2}x",
-            separate.as_secs_f64() / base
+            "\n{name}: 100 namespaces / 1 namespace: {:.2}x (target at most 1.5x)",
+            many[i].as_secs_f64() / base
         );
+        if let Some(separate) = &separate {
+            println!(
+                "{name}: with net.ipv4.tcp_child_ehash_entries=1024: {:.2}x",
+                separate[i].as_secs_f64() / base
+            );
+        }
     }
 }
 
 /// Sets up `workers` processes holding CONNECTIONS in all, each in a
-/// namespace of its own if `apart`, times planet over them, tears down.
-fn layout(label: &str, workers: usize, apart: bool) -> std::time::Duration {
+/// namespace of its own if `apart`, times each build over them in
+/// alternating rounds, tears down. Returns each build's wall median.
+fn layout(label: &str, workers: usize, apart: bool, builds: &[(&str, String)]) -> Vec<Duration> {
     let held = start_workers(workers, apart);
     let args = ["collect", "--stdout", "--no-resolve"];
-    let _warm = measure(PLANET, &args);
-    let runs: Vec<Measure> = (0..ROUNDS).map(|_| measure(PLANET, &args)).collect();
-    let wall = median(runs.iter().map(|m| m.wall).collect());
-    println!(
-        "| {label} | {:.1} ms | {:.1} ms | {:.1} MiB |",
-        wall.as_secs_f64() * 1e3,
-        runs.iter().map(|m| m.wall).min().unwrap().as_secs_f64() * 1e3,
-        median(runs.iter().map(|m| m.max_rss_kib).collect()) as f64 / 1024.0
-    );
+    for (_, program) in builds {
+        let _warm = measure(program, &args);
+    }
+    let mut runs: Vec<Vec<Measure>> = builds.iter().map(|_| Vec::new()).collect();
+    for _ in 0..ROUNDS {
+        for (i, (_, program)) in builds.iter().enumerate() {
+            runs[i].push(measure(program, &args));
+        }
+    }
+    let walls: Vec<Duration> = runs
+        .iter()
+        .map(|r| median(r.iter().map(|m| m.wall).collect()))
+        .collect();
+    for (i, (name, _)) in builds.iter().enumerate() {
+        let ratio = match walls.get(1) {
+            Some(base) if i == 0 => format!("{:.3}x", walls[0].as_secs_f64() / base.as_secs_f64()),
+            _ => String::new(),
+        };
+        println!(
+            "| {label} | {name} | {:.1} ms | {:.1} ms | {:.1} MiB | {ratio} |",
+            walls[i].as_secs_f64() * 1e3,
+            runs[i].iter().map(|m| m.wall).min().unwrap().as_secs_f64() * 1e3,
+            median(runs[i].iter().map(|m| m.max_rss_kib).collect()) as f64 / 1024.0
+        );
+    }
     workers::stop(held);
-    wall
+    walls
 }
 
 fn start_workers(count: usize, apart: bool) -> Vec<Child> {

@@ -50,11 +50,14 @@ struct OnDisk {
     version: u32,
     series: Vec<(SeriesKey, Totals)>,
     /// [cookie, index into `series`, bytes sent, bytes received,
-    /// retransmits, data segments received + 1 (0: unknown), network
-    /// namespace, missing since (0: not missing)] as last seen: compact, as
-    /// there is one per open socket. Version 1 rows end after bytes
-    /// received, version 2 rows after retransmits.
+    /// retransmits, data segments received + 1 (0: unknown), index into
+    /// `netns`, missing since (0: not missing)] as last seen: compact, as
+    /// there is one per open socket, and trailing zeros left out. Version 1
+    /// rows end after bytes received, version 2 rows after retransmits.
     cookies: Vec<Vec<u64>>,
+    /// The network namespaces of the sockets in `cookies` (version 3).
+    #[serde(default)]
+    netns: Vec<u64>,
     /// Reverse DNS answers: (address, PTR name or none, expiry).
     #[serde(default)]
     dns: Vec<(IpAddr, Option<String>, u64)>,
@@ -182,22 +185,30 @@ fn encode(state: &State) -> Vec<u8> {
     let series = &state.counters.series;
     let index: HashMap<&SeriesKey, usize> =
         series.keys().enumerate().map(|(i, k)| (k, i)).collect();
+    let mut netns: Vec<u64> = state.counters.cookies.values().map(|t| t.netns).collect();
+    netns.sort_unstable();
+    netns.dedup();
     let mut cookies: Vec<Vec<u64>> = state
         .counters
         .cookies
         .iter()
         .filter_map(|(cookie, t)| {
             let i = *index.get(&t.key)? as u64;
-            Some(vec![
+            let namespace = netns.binary_search(&t.netns).unwrap_or(0) as u64;
+            let mut row = vec![
                 *cookie,
                 i,
                 t.seen.sent,
                 t.seen.received,
                 t.retransmits.into(),
                 t.data_segs_in.map_or(0, |n| u64::from(n) + 1),
-                t.netns,
+                namespace,
                 t.missing_since.unwrap_or(0),
-            ])
+            ];
+            while row.len() > 4 && row.last() == Some(&0) {
+                row.pop();
+            }
+            Some(row)
         })
         .collect();
     cookies.sort_unstable();
@@ -206,6 +217,7 @@ fn encode(state: &State) -> Vec<u8> {
         version: VERSION,
         series: series.iter().map(|(k, t)| (k.clone(), *t)).collect(),
         cookies,
+        netns,
         dns: {
             let mut dns: Vec<_> = state
                 .dns
@@ -251,6 +263,14 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
         .map_err(|e| format!("corrupt state file ({})", json_position(&e)))?;
     let mut state = State::default();
     let mut cookies = HashMap::with_capacity(on_disk.cookies.len());
+    // Version 3 rows name their namespace by its place in `netns`.
+    let netns = |i: u64| match on_disk.netns.is_empty() {
+        true => Ok(0),
+        false => usize::try_from(i)
+            .ok()
+            .and_then(|i| on_disk.netns.get(i).copied())
+            .ok_or_else(|| "corrupt state file (a cookie row names no namespace)".to_string()),
+    };
     for row in on_disk.cookies {
         let field = |n: usize| row.get(n).copied().unwrap_or(0);
         if row.len() < 4 {
@@ -276,7 +296,7 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
                 retransmits,
                 data_segs_in,
                 connecting: false,
-                netns: field(6),
+                netns: netns(field(6))?,
                 missing_since,
                 sampled_in: 0,
             },
