@@ -195,19 +195,7 @@ fn bench_loop(n: usize) {
                 .expect("spawn planet --loop")
         })
         .collect();
-    let cpu = |planet: &Child| {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", planet.id())).unwrap();
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        // utime and stime, fields 14 and 15 of stat (11 and 12 after the name).
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        // SAFETY: sysconf has no preconditions.
-        ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-    };
+    let cpu = |planet: &Child| measure::cpu_seconds(planet.id());
     std::thread::sleep(Duration::from_secs(2)); // past the first run
     let (cpu0, wall0): (Vec<f64>, _) = (loops.iter().map(cpu).collect(), Instant::now());
     std::thread::sleep(Duration::from_secs(60));

@@ -49,7 +49,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use measure::{measure, median};
+use measure::{cpu_seconds, measure, median};
 use netns::in_own_netns;
 
 const PLANET: &str = env!("CARGO_BIN_EXE_planet");
@@ -644,22 +644,6 @@ fn status_field(pid: u32, field: &str) -> Option<u64> {
         .next()?
         .parse()
         .ok()
-}
-
-/// User and system CPU time so far, from `/proc/PID/stat`.
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
 /// A cgroup v1 memory cgroup, a child of this process's own, removed when

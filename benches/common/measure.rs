@@ -41,3 +41,27 @@ pub fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
     values.sort();
     values[values.len() / 2]
 }
+
+/// User and system CPU time of a process so far, from `/proc/PID/stat`
+/// (utime and stime, fields 14 and 15: 11 and 12 after the name); 0 once
+/// it is gone.
+#[allow(dead_code)] // not every bench watches a running process
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // SAFETY: sysconf has no preconditions.
+    (field(11) + field(12)) as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}

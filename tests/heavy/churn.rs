@@ -703,6 +703,21 @@ fn await_tally(planet: &Looping, done: impl Fn(&Tally) -> bool) -> Tally {
     Tally::read(planet.file())
 }
 
+/// A `--loop` planet of the calling thread's namespace, started before a
+/// scan of ports 1 to 40,000 that must come out as `expected`.
+fn scanned_under_loop(env: &TestEnv, expected: Scanned) -> Looping {
+    let planet = Looping::start(
+        env.collect()
+            .args(["--loop", "--interval", "1s", "--netns", "own"]),
+        env.output_file(),
+    );
+    let started = Instant::now();
+    let scanned = scan(1..=40_000);
+    eprintln!("scanned in {:?}", started.elapsed());
+    assert_eq!(scanned, expected);
+    planet
+}
+
 /// A port scan makes one dependency series per port it touches, so the
 /// state's cap must count every series, the folded ones included: under
 /// `--loop`, non-blocking connects to 40,000 ports where nothing listens
@@ -714,21 +729,11 @@ fn a_scan_of_40000_refused_ports_stays_under_the_series_cap_and_counts_every_fai
     let _machine = crate::alone();
     in_own_netns(|| {
         let env = TestEnv::new();
-        let mut planet = Looping::start(
-            env.collect()
-                .args(["--loop", "--interval", "1s", "--netns", "own"]),
-            env.output_file(),
-        );
-        let started = Instant::now();
-        let scanned = scan(1..=40_000);
-        eprintln!("scanned in {:?}", started.elapsed());
-        assert_eq!(
-            scanned,
-            Scanned {
-                refused: 40_000,
-                answered: 0
-            }
-        );
+        let refused = Scanned {
+            refused: 40_000,
+            answered: 0,
+        };
+        let mut planet = scanned_under_loop(&env, refused);
         let tally = await_tally(&planet, |t| t.connect_failures >= 40_000);
         let (code, stderr) = planet.stop();
         eprintln!("{tally:?}");
@@ -808,21 +813,11 @@ fn a_scan_of_40000_answered_ports_stays_under_the_series_cap() {
         let listener: TcpListener = listener.into();
         let accepting = accept_and_close(&listener, 40_000);
         let env = TestEnv::new();
-        let mut planet = Looping::start(
-            env.collect()
-                .args(["--loop", "--interval", "1s", "--netns", "own"]),
-            env.output_file(),
-        );
-        let started = Instant::now();
-        let scanned = scan(1..=40_000);
-        eprintln!("scanned in {:?}", started.elapsed());
-        assert_eq!(
-            scanned,
-            Scanned {
-                refused: 0,
-                answered: 40_000
-            }
-        );
+        let answered = Scanned {
+            refused: 0,
+            answered: 40_000,
+        };
+        let mut planet = scanned_under_loop(&env, answered);
         assert_eq!(accepting.join().expect("the accepting thread"), 40_000);
         let tally = await_tally(&planet, |t| {
             t.upstream_connections >= 40_000 && t.downstream_connections >= 40_000

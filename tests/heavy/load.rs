@@ -13,7 +13,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::testenv::{bytes_acked, skip_or_fail, terminate, wait_for, Named};
+use crate::testenv::{bytes_acked, skip_or_fail, tcp_info, terminate, wait_for, Named};
 
 /// A `planet collect --loop` writing one output file, followed write by
 /// write. Killed on drop unless the test stopped it.
@@ -155,20 +155,7 @@ pub fn hold_idle_connections(pairs: usize) -> Vec<Named> {
 /// The kernel's raw `tcpi_bytes_received` (the peer's FIN included once
 /// it came).
 pub fn bytes_received(stream: &TcpStream) -> u64 {
-    let mut info = [0u8; 256];
-    let mut len = info.len() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `info`.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(rc, 0, "getsockopt(TCP_INFO)");
-    u64::from_ne_bytes(info[128..136].try_into().expect("8 bytes"))
+    u64::from_ne_bytes(tcp_info(stream)[128..136].try_into().expect("8 bytes"))
 }
 
 /// What the kernel counted on one end: (`tcpi_bytes_acked`,

@@ -142,8 +142,8 @@ pub fn queue_connections(listener: &TcpListener, n: usize) -> Vec<TcpStream> {
     (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect()
 }
 
-/// The kernel's raw `tcpi_bytes_acked`, to know when a transfer is complete.
-pub fn bytes_acked(stream: &TcpStream) -> u64 {
+/// A socket's `tcp_info` as the kernel gives it.
+pub fn tcp_info(stream: &TcpStream) -> [u8; 256] {
     let mut info = [0u8; 256];
     let mut len = info.len() as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` bytes into `info`.
@@ -156,8 +156,13 @@ pub fn bytes_acked(stream: &TcpStream) -> u64 {
             &mut len,
         )
     };
-    assert_eq!(rc, 0);
-    u64::from_ne_bytes(info[120..128].try_into().unwrap())
+    assert_eq!(rc, 0, "getsockopt(TCP_INFO)");
+    info
+}
+
+/// The kernel's raw `tcpi_bytes_acked`, to know when a transfer is complete.
+pub fn bytes_acked(stream: &TcpStream) -> u64 {
+    u64::from_ne_bytes(tcp_info(stream)[120..128].try_into().unwrap())
 }
 
 /// Moves `out` bytes client -> server and `back` bytes server -> client, and
