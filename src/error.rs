@@ -3,8 +3,9 @@
 //!
 //! cron mails whatever a job prints, and an operator reads the first line of
 //! that mail: so every error is one line that starts with the path or value
-//! at fault. Usage errors exit 2 (clap's own parse errors do too), everything
-//! else 1; a run that fails leaves the previous output file as it was.
+//! at fault. Usage errors exit 2 and are all clap's (the command line is
+//! checked before anything runs); every error here exits 1, and a run that
+//! fails leaves the previous output file as it was.
 
 use std::fmt;
 use std::io;
@@ -13,8 +14,6 @@ use std::time::Duration;
 
 #[derive(Debug)]
 pub enum Error {
-    /// Arguments that parse but do not fit together.
-    Usage(String),
     /// A file the operator gave us (inventory, rules) is not what it must be.
     Config { path: PathBuf, problem: String },
     /// A system call on a path failed; `what` says which step, if not obvious.
@@ -25,11 +24,20 @@ pub enum Error {
     },
     /// The kernel would not tell us something (netlink, signals, threads).
     Kernel(String),
+    /// The socket tables could not be read: every collector that needs
+    /// them fails with this.
+    Sockets(DumpError),
+    /// The resolver could not be set up (`--dns-server`, resolv.conf).
+    Resolver(String),
+    /// A collector that needs the dependency accounting ran without it.
+    NotAccounted,
     /// Another planet run holds the state lock.
     Lock { path: PathBuf, waited: Duration },
-    /// A server planet asked (Prometheus, for `planet graph`) failed or
-    /// had nothing to say.
+    /// A server planet asked (Prometheus, for `planet graph`) failed.
     Remote { url: String, problem: String },
+    /// `planet graph` found no planet series where it looked (a server's
+    /// answers, or the files named).
+    NoSeries { looked_in: String },
 }
 
 impl Error {
@@ -80,16 +88,10 @@ impl Error {
         }
     }
 
-    /// The process exit status this error ends a run with.
+    /// The process exit status this error ends a run with. (Usage errors,
+    /// 2, are clap's and never get this far.)
     pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Usage(_) => 2,
-            Error::Config { .. }
-            | Error::Io { .. }
-            | Error::Kernel(_)
-            | Error::Lock { .. }
-            | Error::Remote { .. } => 1,
-        }
+        1
     }
 
     /// Whether this is a write to a reader that went away (`planet ... | head`),
@@ -102,7 +104,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(message) | Error::Kernel(message) => f.write_str(message),
+            Error::Kernel(message) => f.write_str(message),
+            Error::Sockets(dump) => write!(f, "{dump}"),
+            Error::Resolver(problem) => write!(f, "DNS resolver: {problem}"),
+            Error::NotAccounted => f.write_str("no dependency accounting in this run"),
+            Error::NoSeries { looked_in } => write!(f, "{looked_in}: no planet series found"),
             Error::Config { path, problem } => write!(f, "{}: {problem}", path.display()),
             Error::Io { path, what, source } => {
                 write!(f, "{}: ", path.display())?;
@@ -123,6 +129,32 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A socket table the kernel would not dump: which request, and its error
+/// number. Kept as a value (not text) in the snapshot, which hands it to
+/// every collector that asks for the sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpError {
+    pub request: String,
+    pub errno: Option<i32>,
+    message: String,
+}
+
+impl DumpError {
+    pub fn new(request: &str, e: &io::Error) -> DumpError {
+        DumpError {
+            request: request.to_string(),
+            errno: e.raw_os_error(),
+            message: os_message(e),
+        }
+    }
+}
+
+impl fmt::Display for DumpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "netlink sock_diag {}: {}", self.request, self.message)
+    }
+}
 
 /// An io::Error as one readable clause: the system's own text without std's
 /// "(os error N)" tail, which says nothing to an operator.
@@ -179,7 +211,6 @@ mod tests {
             write.to_string(),
             "/d/x.prom: fsync: No space left on device"
         );
-        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
         assert!(Error::io("stdout", io::Error::from(io::ErrorKind::BrokenPipe)).is_closed_pipe());
     }
 

@@ -17,8 +17,12 @@
 //! [`graph`] is the other direction, for `planet graph`: the series of many
 //! hosts, read back from Prometheus or files, joined into one graph.
 //!
+//! [`schema`] declares every metric family once, for the collectors that
+//! write them, the graph that reads them, and the docs.
+//!
 //! Imports point down this list (each stage may use the ones before it,
-//! plus the leaves [`error`], [`exposition`] and [`output`]), never up.
+//! plus the leaves [`error`], [`exposition`], [`schema`] and [`output`]),
+//! never up.
 
 pub mod accounting;
 pub mod app;
@@ -30,5 +34,6 @@ pub mod graph;
 pub mod kernel;
 pub mod naming;
 pub mod output;
+pub mod schema;
 pub mod snapshot;
 pub mod wrap;

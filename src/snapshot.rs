@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use crate::error::Error;
+use crate::error::{DumpError, Error};
 use crate::kernel::census::{self, Census, Unread};
 use crate::kernel::procmap::{Owner, ProcessMap};
 use crate::kernel::socket::{state, Protocol, SockRecord};
@@ -53,7 +53,7 @@ pub enum Scope {
 
 pub struct Snapshot {
     /// The dump, or why it failed (every collector that needs it fails then).
-    sockets: Result<Vec<SockRecord>, String>,
+    sockets: Result<Vec<SockRecord>, DumpError>,
     pub processes: ProcessMap,
     /// Every namespace read, by inode.
     pub namespaces: BTreeMap<u64, Namespace>,
@@ -71,7 +71,7 @@ pub struct Snapshot {
 
 /// What reading one namespace gave.
 struct Reading {
-    sockets: Result<Vec<SockRecord>, sockdiag::DumpError>,
+    sockets: Result<Vec<SockRecord>, DumpError>,
     ephemeral: Result<RangeInclusive<u16>, String>,
     addresses: Vec<IpAddr>,
 }
@@ -143,9 +143,11 @@ impl Snapshot {
             match reading.sockets {
                 Ok(records) => sockets.extend(records),
                 // Without our own namespace's table the run has nothing to say.
-                Err(e) if inode == own => failed = Some(e.to_string()),
+                Err(e) if inode == own => failed = Some(e),
                 Err(e) => {
-                    *skipped.entry(Unread::of(&e.source)).or_default() += 1;
+                    let errno = e.errno.map(std::io::Error::from_raw_os_error);
+                    let reason = errno.as_ref().map_or(Unread::Failed, Unread::of);
+                    *skipped.entry(reason).or_default() += 1;
                     continue;
                 }
             }
@@ -250,7 +252,7 @@ impl Snapshot {
     pub fn sockets(&self) -> Result<&[SockRecord], Error> {
         self.sockets
             .as_deref()
-            .map_err(|e| Error::Kernel(e.clone()))
+            .map_err(|e| Error::Sockets(e.clone()))
     }
 
     /// The `container` label of a socket: its owner's container; for an

@@ -352,7 +352,7 @@ mod tests {
         };
         assert!(!classifier.observe(&time_wait, "", "").unwrap().open);
         let request = SockRecord {
-            state: 12, // NEW_SYN_RECV
+            state: state::NEW_SYN_RECV,
             ..time_wait
         };
         assert!(!classifier.observe(&request, "", "").unwrap().open);
@@ -405,7 +405,10 @@ mod tests {
             (1000, 70)
         );
         // A connection that never completed its handshake.
-        assert_eq!(sent_received(&tcp(2, 0, 0, Some(0)), Upstream), (0, 0));
+        assert_eq!(
+            sent_received(&tcp(state::SYN_SENT, 0, 0, Some(0)), Upstream),
+            (0, 0)
+        );
     }
 
     /// Measured: a server wrote 50 and received 99, then closed first; its

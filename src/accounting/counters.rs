@@ -27,10 +27,11 @@ pub struct Totals {
     pub bytes: Payload,
     /// Unix seconds of the last run that saw this dependency.
     pub last_seen: u64,
-    /// Connections opened, each socket once, failed attempts included.
-    /// (The health counters are absent in state files from before them.)
-    #[serde(default)]
-    pub connections: u64,
+    /// Connections opened, each socket once, failed attempts included
+    /// (`open` is how many are open now). The health counters are absent
+    /// in state files from before them.
+    #[serde(default, rename = "connections")]
+    pub opened: u64,
     /// Upstream TCP connections that ended without being established.
     #[serde(default)]
     pub failures: u64,
@@ -51,7 +52,7 @@ impl Totals {
         self.open = self.open.saturating_add(other.open);
         add_growth(self, Payload::default(), other.bytes);
         self.last_seen = self.last_seen.max(other.last_seen);
-        self.connections = self.connections.saturating_add(other.connections);
+        self.opened = self.opened.saturating_add(other.opened);
         self.failures = self.failures.saturating_add(other.failures);
         self.retransmits = self.retransmits.saturating_add(other.retransmits);
         self.rtt_sum_us = self.rtt_sum_us.saturating_add(other.rtt_sum_us);
@@ -94,8 +95,9 @@ pub struct Counters {
     pub runs: u64,
 }
 
-/// Options of the accounting.
-pub struct Rules<'a> {
+/// One run's accounting policy: the time, and what the command line
+/// decides about forgetting, excluding and capping.
+pub struct Policy<'a> {
     pub now: u64,
     pub forget_after: u64,
     pub exclude: &'a [IpNet],
@@ -129,7 +131,7 @@ impl Counters {
         snapshot: &Snapshot,
         sockets: &[SockRecord],
         closes: &Closes,
-        rules: &Rules,
+        policy: &Policy,
     ) {
         self.runs += 1;
         let classifier = Classifier::new(snapshot, sockets);
@@ -138,11 +140,11 @@ impl Counters {
             totals.rtt_sum_us = 0;
             totals.rtt_count = 0;
         }
-        let lingering = self.sample(snapshot, sockets, &classifier, rules);
+        let lingering = self.sample(snapshot, sockets, &classifier, policy);
         if let Some(closed) = closes.closed {
-            self.close(snapshot, closed, &classifier, rules);
+            self.close(snapshot, closed, &classifier, policy);
         }
-        self.expire(snapshot, &closes.followed, rules);
+        self.expire(snapshot, &closes.followed, policy);
 
         // TIME_WAIT has no owner and no counters: it only proves a recent
         // dependency. It keeps an existing series of that peer alive, or
@@ -154,13 +156,13 @@ impl Counters {
         }
         for key in lingering {
             let key = by_peer.get(&peer(&key)).cloned().unwrap_or(key);
-            self.series.entry(key).or_default().last_seen = rules.now;
+            self.series.entry(key).or_default().last_seen = policy.now;
         }
 
         self.series.retain(|_, totals| {
-            totals.open > 0 || rules.now.saturating_sub(totals.last_seen) < rules.forget_after
+            totals.open > 0 || policy.now.saturating_sub(totals.last_seen) < policy.forget_after
         });
-        self.cap(rules.max_series);
+        self.cap(policy.max_series);
     }
 
     /// Counts the growth of every socket in the tables. Returns the series
@@ -170,7 +172,7 @@ impl Counters {
         snapshot: &Snapshot,
         sockets: &[SockRecord],
         classifier: &Classifier,
-        rules: &Rules,
+        policy: &Policy,
     ) -> Vec<SeriesKey> {
         let mut lingering = Vec::new();
         // One growth of the table, not one per doubling (20,000 sockets:
@@ -185,7 +187,7 @@ impl Counters {
             else {
                 continue;
             };
-            if excluded(rules, key.addr) {
+            if excluded(policy, key.addr) {
                 continue;
             }
             if !open {
@@ -194,7 +196,7 @@ impl Counters {
             }
             let totals = self.series.entry(key.clone()).or_default();
             totals.open = totals.open.saturating_add(1);
-            totals.last_seen = rules.now;
+            totals.last_seen = policy.now;
             let tracked = self.cookies.entry(socket.cookie);
             let known = match &tracked {
                 Entry::Occupied(known) => Some(known.get()),
@@ -227,7 +229,7 @@ impl Counters {
         snapshot: &Snapshot,
         closed: &Closed,
         classifier: &Classifier,
-        rules: &Rules,
+        policy: &Policy,
     ) {
         for record in &closed.records {
             let known = self.cookies.remove(&record.cookie);
@@ -239,7 +241,7 @@ impl Counters {
                     None => continue,
                 },
             };
-            if excluded(rules, key.addr) {
+            if excluded(policy, key.addr) {
                 continue;
             }
             let last = known.as_ref().map(|t| (t.seen, t.data_segs_in));
@@ -255,7 +257,7 @@ impl Counters {
             let totals = self.series.entry(key).or_default();
             count(totals, known.as_ref(), payload, record);
             totals.failures = totals.failures.saturating_add(u64::from(failed));
-            totals.last_seen = rules.now;
+            totals.last_seen = policy.now;
         }
         // Records without a peer end only a socket already tracked: one
         // still connecting failed (a blocking connect refused); one reset
@@ -267,7 +269,7 @@ impl Counters {
             if known.connecting && is_upstream_tcp(&known.key) {
                 let totals = self.series.entry(known.key).or_default();
                 totals.failures = totals.failures.saturating_add(1);
-                totals.last_seen = rules.now;
+                totals.last_seen = policy.now;
             }
         }
     }
@@ -277,7 +279,7 @@ impl Counters {
     /// their notification is still to come (within `--forget-after`, and
     /// [`MAX_MISSING`] of them); elsewhere they closed, and whatever they
     /// did since their last sample is not known (one-shot mode).
-    fn expire(&mut self, snapshot: &Snapshot, followed: &BTreeSet<u64>, rules: &Rules) {
+    fn expire(&mut self, snapshot: &Snapshot, followed: &BTreeSet<u64>, policy: &Policy) {
         let run = self.runs;
         let mut missing = 0usize;
         self.cookies.retain(|_, tracked| {
@@ -291,9 +293,9 @@ impl Counters {
             if !followed.contains(&tracked.netns) || tracked.key.protocol != Protocol::Tcp {
                 return false;
             }
-            let since = *tracked.missing_since.get_or_insert(rules.now);
+            let since = *tracked.missing_since.get_or_insert(policy.now);
             missing += 1;
-            rules.now.saturating_sub(since) < rules.forget_after
+            policy.now.saturating_sub(since) < policy.forget_after
         });
         if missing > MAX_MISSING {
             let mut oldest: Vec<(u64, u64)> = self
@@ -322,7 +324,7 @@ fn count(
     socket: &SockRecord,
 ) {
     if known.is_none() {
-        totals.connections = totals.connections.saturating_add(1);
+        totals.opened = totals.opened.saturating_add(1);
     }
     if let Some(now) = payload {
         add_growth(totals, known.map_or(Payload::default(), |t| t.seen), now);
@@ -334,8 +336,8 @@ fn count(
     }
 }
 
-fn excluded(rules: &Rules, addr: Option<IpAddr>) -> bool {
-    addr.is_some_and(|addr| rules.exclude.iter().any(|net| net.contains(&addr)))
+fn excluded(policy: &Policy, addr: Option<IpAddr>) -> bool {
+    addr.is_some_and(|addr| policy.exclude.iter().any(|net| net.contains(&addr)))
 }
 
 /// Adds what a socket moved since it was last seen. A counter below its last

@@ -7,32 +7,18 @@ use std::net::IpAddr;
 
 use super::classify::{SeriesKey, Side};
 use super::counters::Totals;
-use crate::kernel::socket::Protocol;
-
-/// One series as it will be written: `peer` None is the folded `other`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Row {
-    pub side: Side,
-    pub protocol: Protocol,
-    pub process: String,
-    pub container: String,
-    pub peer: Option<IpAddr>,
-    pub port: u16,
-}
-
-/// A row's counts: the series' totals, summed over the peers folded into
-/// it (sums saturate: a counter that wrapped would go backwards).
-pub type RowTotals = Totals;
 
 /// Keeps the `max_peers` peers of each side with the most bytes (ties: the
 /// lower address) and folds the others into one `other` peer per
-/// (protocol, process, container, port). Returns the rows and how many peers each side
-/// folded.
+/// (protocol, process, container, port): the series as they will be
+/// written, a folded peer's `addr` None. Returns them and how many peers
+/// each side folded. (Sums saturate: a counter that wrapped would go
+/// backwards.)
 pub fn fold(
     series: &BTreeMap<SeriesKey, Totals>,
     max_peers: usize,
-) -> (BTreeMap<Row, RowTotals>, [(Side, usize); 2]) {
-    let mut rows: BTreeMap<Row, RowTotals> = BTreeMap::new();
+) -> (BTreeMap<SeriesKey, Totals>, [(Side, usize); 2]) {
+    let mut rows: BTreeMap<SeriesKey, Totals> = BTreeMap::new();
     let mut folded = [(Side::Upstream, 0), (Side::Downstream, 0)];
     for (side, n_folded) in &mut folded {
         let mut by_peer: HashMap<IpAddr, u64> = HashMap::new();
@@ -53,13 +39,9 @@ pub fn fold(
             .collect();
         *n_folded = ranked.len() - kept.len();
         for (key, totals) in series.iter().filter(|(k, _)| k.side == *side) {
-            let row = Row {
-                side: key.side,
-                protocol: key.protocol,
-                process: key.process.clone(),
-                container: key.container.clone(),
-                peer: key.addr.filter(|addr| kept.contains(addr)),
-                port: key.port,
+            let row = SeriesKey {
+                addr: key.addr.filter(|addr| kept.contains(addr)),
+                ..key.clone()
             };
             rows.entry(row).or_default().absorb(totals);
         }
@@ -88,7 +70,7 @@ mod tests {
         ]);
         let (rows, folded) = fold(&series, 1);
         assert_eq!(folded, [(Side::Upstream, 2), (Side::Downstream, 0)]);
-        let other = rows.iter().find(|(row, _)| row.peer.is_none()).unwrap().1;
+        let other = rows.iter().find(|(row, _)| row.addr.is_none()).unwrap().1;
         assert_eq!(other.bytes.sent, 12);
         // Everything folded into one: u64::MAX + 5 + 7 stays u64::MAX.
         let (rows, _) = fold(&series, 0);

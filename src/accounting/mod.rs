@@ -33,13 +33,11 @@ pub mod counters;
 pub mod fold;
 pub mod state;
 
-use classify::Side;
-use counters::{Closes, Rules};
-use fold::{Row, RowTotals};
-use state::{State, StateFile};
+use classify::{SeriesKey, Side};
+use counters::Totals;
+use counters::{Closes, Policy};
+use state::{State, StateFile, LOCK_WAIT};
 
-/// How long a run waits for an overlapping run to finish.
-pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// The most `--max-peers` may be: each peer is a series in the output and
 /// in Prometheus, and a name to look up within the DNS budget.
 pub const MAX_PEERS: usize = 10_000;
@@ -61,7 +59,8 @@ pub struct Options {
 /// The dependency series after one run's accounting, folding and naming:
 /// what the dependencies collector writes.
 pub struct Accounted {
-    pub rows: BTreeMap<Row, RowTotals>,
+    /// The series as they will be written (see [`fold::fold`]).
+    pub rows: BTreeMap<SeriesKey, Totals>,
     pub names: HashMap<IpAddr, Peer>,
     pub folded: [(Side, usize); 2],
     /// Unless `--no-resolve`: reverse DNS look-ups so far.
@@ -148,14 +147,14 @@ impl Accounting {
                 .map(|feeds| feeds.followed().collect())
                 .unwrap_or_default(),
         };
-        let rules = Rules {
+        let policy = Policy {
             now,
             forget_after: self.options.forget_after.as_secs(),
             exclude: &self.options.exclude_peer,
             max_series: MIN_TRACKED_SERIES.max(self.options.max_peers.saturating_mul(4)),
         };
         let state = &mut self.state;
-        state.counters.observe(snapshot, sockets, &closes, &rules);
+        state.counters.observe(snapshot, sockets, &closes, &policy);
         let (rows, mut folded) = fold::fold(&state.counters.series, self.options.max_peers);
         // Peers the state's cap folded are folded peers too.
         for ((_, n), capped) in folded.iter_mut().zip(state.counters.capped) {
@@ -163,7 +162,7 @@ impl Accounting {
         }
         // Only peers that keep their own series are named: folded ones cost
         // no DNS look-up.
-        let mut peers: Vec<IpAddr> = rows.keys().filter_map(|row| row.peer).collect();
+        let mut peers: Vec<IpAddr> = rows.keys().filter_map(|row| row.addr).collect();
         peers.sort_unstable();
         peers.dedup();
         let names = self.namer.name_all(&peers, &mut state.dns, now);

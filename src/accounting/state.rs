@@ -116,17 +116,7 @@ impl StateFile {
     }
 
     pub fn save(&self, state: &State) -> Result<(), Error> {
-        let data = encode(state);
-        let dir = match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let name = self
-            .path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| Error::config(&self.path, "not a file name"))?;
-        textfile::write_atomic(dir, name, &data, STATE_MODE)
+        textfile::write_atomic_to(&self.path, &encode(state), STATE_MODE)
     }
 }
 
@@ -344,7 +334,7 @@ mod tests {
                     received: 321415,
                 },
                 last_seen: 1_700_000_000,
-                connections: 9,
+                opened: 9,
                 failures: 2,
                 retransmits: 7,
                 ..Totals::default()
@@ -388,11 +378,7 @@ mod tests {
         let state = decode(v1).unwrap();
         let (key, totals) = state.counters.series.iter().next().unwrap();
         assert_eq!(
-            (
-                key.container.as_str(),
-                totals.bytes.sent,
-                totals.connections
-            ),
+            (key.container.as_str(), totals.bytes.sent, totals.opened),
             ("", 1, 0)
         );
         let tracked = &state.counters.cookies[&7];

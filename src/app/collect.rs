@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::pass::{Destination, Runner};
-use super::reserved_families;
 use super::signals::Signals;
 use crate::accounting::Accounting;
 use crate::cli::{CollectArgs, DEFAULT_INTERVAL};
@@ -43,7 +42,7 @@ pub fn collect(args: CollectArgs) -> Result<(), Error> {
     let repeat = args.repeat;
     let interval = args.interval.unwrap_or(DEFAULT_INTERVAL);
 
-    let collectors = collectors::enabled(args.collectors, &reserved_families())?;
+    let collectors = collectors::enabled(args.collectors)?;
     let mut runner = Runner::new(collectors, args.netns, destination, repeat);
     if runner.needs() >= Needs::Accounting {
         // The inventory is checked before the state is locked or anything

@@ -1,12 +1,10 @@
 //! `planet graph`: read the fleet's series, join them, draw them.
 
-use std::path::Path;
-
 use super::print;
 use crate::cli::GraphArgs;
 use crate::error::Error;
-use crate::graph::input::{from_files, from_prometheus};
-use crate::graph::render::{render, Units};
+use crate::graph::format::{render, Units};
+use crate::graph::read::{files::from_files, prometheus::from_prometheus};
 use crate::graph::Graph;
 use crate::output::textfile;
 
@@ -19,16 +17,8 @@ pub fn graph(args: GraphArgs) -> Result<(), Error> {
     match &args.output {
         None => print(text.as_bytes()),
         Some(path) => {
-            let dir = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .ok_or_else(|| Error::config(path, "not a file name"))?;
             // Someone may be serving or reading the page right now.
-            textfile::write_atomic(dir, name, text.as_bytes(), 0o644)
+            textfile::write_atomic_to(path, text.as_bytes(), 0o644)
         }
     }
 }

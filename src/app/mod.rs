@@ -17,8 +17,6 @@ mod pass;
 mod self_metrics;
 mod signals;
 
-pub use self_metrics::FAMILIES as SELF_FAMILIES;
-
 /// Runs the command the command line names.
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
@@ -34,16 +32,17 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 /// a failure: it had all it wanted.
 pub fn print(bytes: &[u8]) -> Result<(), Error> {
     let mut stdout = io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::io(Path::new("stdout"), e)),
-        _ => Ok(()),
+    let written = stdout.write_all(bytes).and_then(|()| stdout.flush());
+    match written.map_err(|e| Error::io(Path::new("stdout"), e)) {
+        Err(e) if e.is_closed_pipe() => Ok(()),
+        other => other,
     }
 }
 
 /// Checks a rules file, fetches its sources once and prints the families the
 /// rules would write; a source that is down is a warning, not a failure.
 fn wrap_check(path: PathBuf) -> Result<(), Error> {
-    let wrap = Wrap::load(path, &reserved_families())?;
+    let wrap = Wrap::load(path, &crate::collectors::reserved())?;
     let Some(rules) = wrap.rules() else {
         return Ok(());
     };
@@ -52,11 +51,4 @@ fn wrap_check(path: PathBuf) -> Result<(), Error> {
         eprintln!("planet: warning: {problem}");
     }
     print(render(&mut rules.apply(&pages)).as_bytes())
-}
-
-/// Every family planet writes itself, which `--wrap` rules may not take.
-fn reserved_families() -> std::collections::BTreeSet<String> {
-    let mut names = crate::collectors::declared_families();
-    names.extend(self_metrics::FAMILIES.map(String::from));
-    names
 }

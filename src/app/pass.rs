@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::exposition::{render, Family};
 use crate::kernel::procmap::ProcessMap;
 use crate::output::textfile;
+use crate::schema;
 use crate::snapshot::{Scope, Snapshot};
 
 /// node_exporter runs as its own user and must be able to read the file.
@@ -114,7 +115,7 @@ impl Runner {
             accounted: accounted.as_ref(),
         };
         let mut families = Vec::new();
-        let mut written: HashSet<String> = self_metrics::FAMILIES.map(String::from).into();
+        let mut written: HashSet<String> = schema::SELF.iter().map(|d| d.name.into()).collect();
         let mut outcomes = Vec::new();
         let mut failures = Vec::new();
         for Enabled { name, collector } in &mut self.collectors {
@@ -122,7 +123,11 @@ impl Runner {
             let result = collector.collect(&input).map_err(|e| e.to_string());
             let result = result.and_then(|produced| {
                 let declared = collector.families();
-                match produced.iter().find(|f| !declared.contains(&f.name)) {
+                let at_run_time = collector.named_at_run_time();
+                let undeclared = produced.iter().find(|f| {
+                    !declared.iter().any(|d| d.name == f.name) && !at_run_time.contains(&f.name)
+                });
+                match undeclared {
                     Some(f) => Err(format!("family {} is not one it declares", f.name)),
                     None => match produced.iter().find(|f| written.contains(&f.name)) {
                         Some(f) => Err(format!(
@@ -183,6 +188,8 @@ fn unix_now() -> Duration {
 mod tests {
     use super::*;
     use crate::collectors::Collector;
+    use crate::exposition::Kind;
+    use crate::schema::Declared;
 
     /// Writes `planet_test_fine`; declares `declares`.
     struct Fine(&'static str);
@@ -191,8 +198,13 @@ mod tests {
         fn needs(&self) -> Needs {
             Needs::Nothing
         }
-        fn families(&self) -> Vec<String> {
-            vec![self.0.to_string()]
+        fn families(&self) -> Vec<Declared> {
+            vec![Declared {
+                name: self.0,
+                kind: Kind::Gauge,
+                help: "x",
+                labels: &[],
+            }]
         }
         fn collect(&mut self, _: &Input) -> Result<Vec<Family>, Error> {
             Ok(vec![Family::gauge("planet_test_fine", "x").with([], 1.0)])
@@ -205,7 +217,7 @@ mod tests {
         fn needs(&self) -> Needs {
             Needs::Nothing
         }
-        fn families(&self) -> Vec<String> {
+        fn families(&self) -> Vec<Declared> {
             Vec::new()
         }
         fn collect(&mut self, _: &Input) -> Result<Vec<Family>, Error> {

@@ -5,16 +5,7 @@
 use std::time::Duration;
 
 use crate::exposition::Family;
-
-/// The runner's own families: no collector or rule may write them.
-pub const FAMILIES: [&str; 6] = [
-    "planet_build_info",
-    "planet_collect_timestamp_seconds",
-    "planet_collector_duration_seconds",
-    "planet_collector_success",
-    "planet_loop_failures_total",
-    "planet_snapshot_duration_seconds",
-];
+use crate::schema;
 
 /// How one collector fared in this run.
 pub struct Outcome {
@@ -30,43 +21,21 @@ pub fn families(
     now: Duration,
     loop_failures: Option<u64>,
 ) -> Vec<Family> {
-    let mut success = Family::gauge(
-        "planet_collector_success",
-        "1 if the collector's last run succeeded, 0 if it failed (its series are then missing).",
-    );
-    let mut duration = Family::gauge(
-        "planet_collector_duration_seconds",
-        "Time the collector took in the last run, not counting the shared socket snapshot.",
-    );
+    let mut success = schema::COLLECTOR_SUCCESS.family();
+    let mut duration = schema::COLLECTOR_DURATION.family();
     for outcome in outcomes {
-        let labels = [("collector", outcome.collector)];
-        success.push(labels, f64::from(u8::from(outcome.ok)));
-        duration.push(labels, outcome.seconds);
+        success.push([outcome.collector], f64::from(u8::from(outcome.ok)));
+        duration.push([outcome.collector], outcome.seconds);
     }
     let mut families = vec![
-        success,
-        duration,
-        Family::gauge("planet_build_info", "planet's version; always 1.")
-            .with([("version", env!("CARGO_PKG_VERSION"))], 1.0),
-        Family::gauge(
-            "planet_snapshot_duration_seconds",
-            "Time spent reading the kernel's socket tables and mapping sockets to processes.",
-        )
-        .with([], snapshot_seconds),
-        Family::gauge(
-            "planet_collect_timestamp_seconds",
-            "When this file was produced, in seconds since the Unix epoch.",
-        )
-        .with([], now.as_secs_f64()),
+        success.done(),
+        duration.done(),
+        schema::BUILD_INFO.one([env!("CARGO_PKG_VERSION")], 1.0),
+        schema::SNAPSHOT_DURATION.one([], snapshot_seconds),
+        schema::COLLECT_TIMESTAMP.one([], now.as_secs_f64()),
     ];
     if let Some(n) = loop_failures {
-        families.push(
-            Family::counter(
-                "planet_loop_failures_total",
-                "Iterations of --loop whose output could not be written since planet started.",
-            )
-            .with([], n as f64),
-        );
+        families.push(schema::LOOP_FAILURES.one([], n as f64));
     }
     families
 }

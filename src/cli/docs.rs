@@ -1,17 +1,49 @@
-//! The man page and shell completions, generated from the clap definition so
-//! that they cannot drift from `--help`. Both are committed (`man/planet.1`,
-//! `completions/`) and a test fails when they are stale.
+//! The man page, the shell completions and the metrics reference, generated
+//! so that they cannot drift: from the clap definition (`--help`) and from
+//! the metric schema (every family declared once). All three are committed
+//! (`man/planet.1`, `completions/`, `docs/metrics.md`), and a test fails
+//! when one is stale, naming [`REGENERATE`].
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use clap::CommandFactory;
+use clap::{CommandFactory, ValueEnum};
 use clap_complete::Shell;
 
 use super::Cli;
+use crate::exposition::Kind;
+use crate::graph::format::Format;
+use crate::schema::{self, Declared};
 
 /// The command that regenerates the committed files.
-#[cfg(test)]
-const REGENERATE: &str = "scripts/regen-docs";
+pub const REGENERATE: &str = "cargo run --example regen-docs";
+
+/// The committed files this module generates, by path in the repository.
+pub fn generated() -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![
+        ("man/planet.1".to_string(), man_page()),
+        (
+            "docs/metrics.md".to_string(),
+            metrics_reference().into_bytes(),
+        ),
+    ];
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        files.push((format!("completions/planet.{shell}"), completions(shell)));
+    }
+    files
+}
+
+/// Every family planet may write: the shipped schema, then what the
+/// registered collectors declare beyond it (a collector of your own).
+pub fn families() -> Vec<Declared> {
+    let mut all: Vec<Declared> = schema::ALL.to_vec();
+    for declared in crate::collectors::declared() {
+        if !all.iter().any(|d| d.name == declared.name) {
+            all.push(declared);
+        }
+    }
+    all
+}
 
 pub fn man_page() -> Vec<u8> {
     let cmd = Cli::command();
@@ -34,9 +66,10 @@ fn render_man(
 ) -> io::Result<()> {
     top.render_title(out)?;
     top.render_name_section(out)?;
-    out.write_all(SYNOPSIS.as_bytes())?;
+    out.write_all(synopsis().as_bytes())?;
     top.render_description_section(out)?;
     collect.render_options_section(out)?;
+    out.write_all(metrics_section().as_bytes())?;
     out.write_all(SECTIONS.as_bytes())?;
     top.render_version_section(out)
 }
@@ -47,6 +80,20 @@ pub fn completions(shell: Shell) -> Vec<u8> {
     out
 }
 
+/// The graph's formats, as `--format` takes them: `json|dot|...`.
+fn format_names() -> String {
+    let names: Vec<String> = Format::value_variants()
+        .iter()
+        .filter_map(|f| f.to_possible_value())
+        .map(|v| v.get_name().to_string())
+        .collect();
+    names.join("|")
+}
+
+fn synopsis() -> String {
+    SYNOPSIS.replace("FORMATS", &format_names())
+}
+
 const SYNOPSIS: &str = r#".SH SYNOPSIS
 \fBplanet collect\fR \fB\-\-out\fR \fIDIR\fR [\fIOPTIONS\fR]
 .br
@@ -54,9 +101,9 @@ const SYNOPSIS: &str = r#".SH SYNOPSIS
 .br
 \fBplanet collect\fR \fB\-\-out\fR \fIDIR\fR \fB\-\-loop\fR [\fB\-\-interval\fR \fIDURATION\fR] [\fIOPTIONS\fR]
 .br
-\fBplanet graph\fR \fB\-\-prometheus\fR \fIURL\fR [\fB\-\-window\fR \fIDURATION\fR] [\fB\-\-format\fR json|dot|mermaid|html] [\fB\-o\fR \fIFILE\fR]
+\fBplanet graph\fR \fB\-\-prometheus\fR \fIURL\fR [\fB\-\-window\fR \fIDURATION\fR] [\fB\-\-format\fR FORMATS] [\fB\-o\fR \fIFILE\fR]
 .br
-\fBplanet graph\fR \fB\-\-files\fR \fIFILE\fR... [\fB\-\-format\fR json|dot|mermaid|html] [\fB\-o\fR \fIFILE\fR]
+\fBplanet graph\fR \fB\-\-files\fR \fIFILE\fR... [\fB\-\-format\fR FORMATS] [\fB\-o\fR \fIFILE\fR]
 .br
 \fBplanet wrap check\fR \fIFILE\fR
 .br
@@ -67,55 +114,101 @@ const SYNOPSIS: &str = r#".SH SYNOPSIS
 \fBplanet\fR [\fB\-\-help\fR|\fB\-\-version\fR]
 "#;
 
-const SECTIONS: &str = r#".SH METRICS
-.TP
-\fBplanet_serving\fR{protocol,name,container,addr,port}
-1 for each service: TCP sockets in LISTEN, bound unconnected UDP sockets outside the ephemeral port range.
-.TP
-\fBplanet_serving_backlog\fR, \fBplanet_serving_backlog_max\fR
-Current and maximum accept queue of a TCP service (ss \-lt Recv\-Q/Send\-Q), summed over an SO_REUSEPORT group.
-.TP
-\fBplanet_upstream\fR, \fBplanet_downstream\fR{protocol,process,container,name,domain,addr,port}
-Open connections to a peer this host depends on, and from a peer that depends on it.
-.TP
-\fBplanet_upstream_bytes_total\fR, \fBplanet_downstream_bytes_total\fR{...,direction}
-Payload bytes in and out over TCP, SYN and FIN taken off; never decreasing.
-.TP
-\fBplanet_upstream_connections_total\fR, \fBplanet_downstream_connections_total\fR{...}
-Connections opened, each socket once when planet first sees it, failed attempts included.
-.TP
-\fBplanet_upstream_connect_failures_total\fR{...}
-TCP connections that ended without being established (refused, timed out, closed while connecting); counted under \fB\-\-loop\fR.
-.TP
-\fBplanet_upstream_retransmits_total\fR, \fBplanet_downstream_retransmits_total\fR{...}
-TCP segments retransmitted (tcpi_total_retrans), never decreasing.
-.TP
-\fBplanet_upstream_rtt_seconds\fR, \fBplanet_downstream_rtt_seconds\fR{...}
-Mean smoothed round\-trip time of the series' established TCP connections now.
-.TP
-\fBplanet_peers_folded\fR{family}
-Peers beyond \fB\-\-max\-peers\fR (or the state's cap) folded into name="other".
-.TP
-\fBplanet_dns_lookups_total\fR{result}
-Reverse DNS look\-ups of peers by result (hit, answered, nxdomain, timeout, error); not with \fB\-\-no\-resolve\fR.
-.TP
-\fBplanet_process_sockets\fR{process,container,protocol,state}
-Open sockets per owning process, protocol and state (the \fBprocess_sockets\fR collector).
-.TP
-\fBplanet_address\fR{addr,container}
-Every address on an interface of the host (container="") and of each container's network namespace, loopback and link\-local left out.
-.TP
-\fBplanet_host_info\fR{hostname}, \fBplanet_network_namespaces\fR, \fBplanet_network_namespaces_skipped\fR{reason}
-The host's name; the network namespaces whose sockets were read, and those that could not be (hidden, no_privilege, out_of_fds, vanished, failed).
-.TP
-\fBplanet_wrap_up\fR{source}
-1 if a \fB\-\-wrap\fR source answered with a page planet could parse, else 0; the rules' own families follow.
-.TP
-\fBplanet_build_info\fR, \fBplanet_collector_success\fR, \fBplanet_collector_duration_seconds\fR, \fBplanet_snapshot_duration_seconds\fR, \fBplanet_collect_timestamp_seconds\fR
-Self\-observation; with \fB\-\-loop\fR also \fBplanet_loop_failures_total\fR and \fBplanet_destroy_notifications_lost_total\fR.
-.PP
-\fBcontainer\fR is the full container ID from the owning process's cgroup path (Docker, containerd, CRI\-O, Podman, Kubernetes), "" on the host, or netns:\fIINODE\fR for another network namespace without a container.
-.SH COMMANDS
+/// Text for roff: its escape character and leading dots made literal.
+fn roff(text: &str) -> String {
+    let text = text.replace('\\', "\\e").replace('-', "\\-");
+    match text.starts_with(['.', '\'']) {
+        true => format!("\\&{text}"),
+        false => text,
+    }
+}
+
+fn kind(kind: Kind) -> &'static str {
+    kind.as_str()
+}
+
+/// The METRICS section: every family, its labels, type and help.
+fn metrics_section() -> String {
+    let mut out = String::from(".SH METRICS\n");
+    for family in families() {
+        let _ = write!(
+            out,
+            ".TP\n\\fB{}\\fR ({})\n{}\n",
+            roff(family.name),
+            kind(family.kind),
+            roff(family.help)
+        );
+        if !family.labels.is_empty() {
+            let labels: Vec<&str> = family.labels.iter().map(|l| l.name).collect();
+            let _ = writeln!(out, ".br\nLabels: {}.", roff(&labels.join(", ")));
+        }
+    }
+    out.push_str(".SS Labels\n");
+    for label in labels() {
+        let _ = write!(
+            out,
+            ".TP\n\\fB{}\\fR\n{}\n",
+            roff(label.name),
+            roff(label.help)
+        );
+    }
+    out
+}
+
+/// Every label of every family, once, by name.
+fn labels() -> Vec<schema::Label> {
+    let mut labels: Vec<schema::Label> = Vec::new();
+    for family in families() {
+        for label in family.labels {
+            if !labels.iter().any(|l| l.name == label.name) {
+                labels.push(*label);
+            }
+        }
+    }
+    labels.sort_by_key(|l| l.name);
+    labels
+}
+
+/// `docs/metrics.md`: every family with its type, labels and help, then
+/// every label with what its values mean.
+pub fn metrics_reference() -> String {
+    let mut out = String::from(
+        "# Metrics\n\n\
+         Every family planet writes, generated from the metric schema \
+         (`src/schema.rs`); do not edit by hand: `cargo run --example regen-docs` \
+         rewrites this page. How the numbers are made is in \
+         [running.md](running.md); the dependency families' rules in \
+         [dependencies.md](dependencies.md).\n\n\
+         | family | type | labels | what |\n|---|---|---|---|\n",
+    );
+    for family in families() {
+        let names: Vec<String> = family
+            .labels
+            .iter()
+            .map(|l| format!("`{}`", l.name))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
+            family.name,
+            kind(family.kind),
+            names.join(", "),
+            family.help.replace('|', "\\|")
+        );
+    }
+    out.push_str("\n## Labels\n\n| label | values |\n|---|---|\n");
+    for label in labels() {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} |",
+            label.name,
+            label.help.replace('|', "\\|")
+        );
+    }
+    out
+}
+
+const SECTIONS: &str = r#".SH COMMANDS
 .TP
 \fBcollect\fR
 Read the socket tables once (or with \fB\-\-loop\fR, repeatedly) and write the exposition.
@@ -188,11 +281,13 @@ mod tests {
     #[test]
     fn the_man_page_names_every_family_and_command() {
         let page = String::from_utf8(man_page()).unwrap();
-        let mut families = crate::collectors::declared_families();
-        families.extend(crate::app::SELF_FAMILIES.map(String::from));
-        for family in families {
-            let roff = family.replace('-', "\\-");
-            assert!(page.contains(&roff), "{family} is not in the man page");
+        for family in families() {
+            let roff = family.name.replace('-', "\\-");
+            assert!(
+                page.contains(&roff),
+                "{} is not in the man page",
+                family.name
+            );
         }
         for command in [
             "planet collect",
@@ -203,23 +298,26 @@ mod tests {
         ] {
             assert!(page.contains(&format!("\\fB{command}\\fR")), "{command}");
         }
+        assert!(page.contains("json|dot|mermaid|html"), "the formats");
     }
 
+    /// The one docs test: every generated file as committed.
     #[test]
-    fn committed_man_page_and_completions_are_current() {
-        let mut stale = Vec::new();
-        if committed("man/planet.1") != man_page() {
-            stale.push("man/planet.1".to_string());
-        }
-        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-            let path = format!("completions/planet.{shell}");
-            if committed(&path) != completions(shell) {
-                stale.push(path);
-            }
-        }
+    fn generated_docs_are_current() {
+        let stale: Vec<String> = generated()
+            .into_iter()
+            .filter(|(path, contents)| committed(path) != *contents)
+            .map(|(path, _)| path)
+            .collect();
         assert!(
             stale.is_empty(),
             "stale: {stale:?}; regenerate with: {REGENERATE}"
         );
+    }
+
+    #[test]
+    fn roff_text_is_literal() {
+        assert_eq!(roff("a-b\\c"), "a\\-b\\ec");
+        assert_eq!(roff(".TH x"), "\\&.TH x");
     }
 }

@@ -1,6 +1,6 @@
 //! The command line, in one place, so that `--help`, the man page and the shell
 //! completions are all generated from the same definition. Collectors bring
-//! their own flags ([`collectors::Options`]), flattened into `planet collect`.
+//! their own flags ([`collectors::Flags`]), flattened into `planet collect`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use ipnet::IpNet;
 
 use crate::accounting;
 use crate::collectors;
-use crate::graph::render::Format;
+use crate::graph::format::Format;
 use crate::naming::Resolve;
 use crate::snapshot::Scope;
 
@@ -176,7 +176,7 @@ pub struct CollectArgs {
     pub dns_timeout: Duration,
 
     #[command(flatten)]
-    pub collectors: collectors::Options,
+    pub collectors: collectors::Flags,
 }
 
 impl CollectArgs {

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::accounting::Accounted;
 use crate::error::Error;
 use crate::exposition::Family;
+use crate::schema::Declared;
 use crate::snapshot::Snapshot;
 
 /// What a collector reads. The run does only the work the enabled
@@ -31,9 +32,17 @@ pub trait Collector {
         Needs::Sockets
     }
 
-    /// Every family this collector may write. The runner refuses a family
-    /// not declared here, and `--wrap` rules may not take these names.
-    fn families(&self) -> Vec<String>;
+    /// Every family this collector may write, as the schema declares them
+    /// (`crate::schema`, or consts of the collector's own file). The runner
+    /// refuses a family not declared here, `--wrap` rules may not take
+    /// these names, and the docs list them.
+    fn families(&self) -> Vec<Declared>;
+
+    /// Families named only once the options are loaded (the metrics of a
+    /// `--wrap` rules file): the user's, so no docs of planet's list them.
+    fn named_at_run_time(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Called once, after the command line is parsed and before the first
     /// run: loads what the options name. `reserved` holds the families the

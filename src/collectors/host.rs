@@ -8,20 +8,19 @@ use std::collections::BTreeSet;
 use super::collector::{Collector, Input};
 use crate::error::Error;
 use crate::exposition::Family;
+use crate::schema::{self, Declared};
 
 #[derive(Debug, Default, clap::Args)]
 pub struct Host;
 
 impl Collector for Host {
-    fn families(&self) -> Vec<String> {
-        [
-            "planet_address",
-            "planet_host_info",
-            "planet_network_namespaces",
-            "planet_network_namespaces_skipped",
+    fn families(&self) -> Vec<Declared> {
+        vec![
+            schema::ADDRESS.declared(),
+            schema::HOST_INFO.declared(),
+            schema::NETWORK_NAMESPACES.declared(),
+            schema::NETWORK_NAMESPACES_SKIPPED.declared(),
         ]
-        .map(String::from)
-        .to_vec()
     }
 
     fn collect(&mut self, input: &Input) -> Result<Vec<Family>, Error> {
@@ -43,32 +42,21 @@ impl Collector for Host {
                 }
             }
         }
-        let mut address = Family::gauge(
-            "planet_address",
-            "An address on an interface of this host (container=\"\") or of a container's network namespace; loopback and link-local left out.",
-        );
+        let mut address = schema::ADDRESS.family();
         for (addr, container) in &addresses {
-            address.push([("addr", addr.as_str()), ("container", container)], 1.0);
+            address.push([addr.as_str(), container], 1.0);
         }
-        let mut skipped = Family::gauge(
-            "planet_network_namespaces_skipped",
-            "Network namespaces some process lives in whose sockets this run could not read, by reason.",
-        );
+        let mut skipped = schema::NETWORK_NAMESPACES_SKIPPED.family();
         for (reason, n) in &snapshot.skipped {
-            skipped.push([("reason", reason.label())], *n as f64);
+            skipped.push([reason.label()], *n as f64);
         }
         let uname = rustix::system::uname();
         let hostname = String::from_utf8_lossy(uname.nodename().to_bytes()).into_owned();
         Ok(vec![
-            address,
-            Family::gauge("planet_host_info", "This host's name (uname nodename); always 1.")
-                .with([("hostname", hostname.as_str())], 1.0),
-            Family::gauge(
-                "planet_network_namespaces",
-                "Network namespaces whose sockets this run read.",
-            )
-            .with([], snapshot.namespaces.len() as f64),
-            skipped,
+            address.done(),
+            schema::HOST_INFO.one([hostname.as_str()], 1.0),
+            schema::NETWORK_NAMESPACES.one([], snapshot.namespaces.len() as f64),
+            skipped.done(),
         ])
     }
 }

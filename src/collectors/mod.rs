@@ -14,12 +14,13 @@ use std::collections::BTreeSet;
 use clap::builder::PossibleValuesParser;
 
 use crate::error::Error;
+use crate::schema::{self, Declared};
 
 mod collector;
 
 pub use collector::{Collector, Input, Needs};
 
-/// Declares the collector modules, the `Options` struct that flattens each
+/// Declares the collector modules, the `Flags` struct that flattens each
 /// collector's flags into `planet collect`, and the list of names.
 macro_rules! registry {
     ($($name:ident: $type:ident,)*) => {
@@ -27,7 +28,7 @@ macro_rules! registry {
 
         /// Every collector's own flags, and which collectors are on.
         #[derive(Debug, clap::Args)]
-        pub struct Options {
+        pub struct Flags {
             $(
                 #[command(flatten)]
                 pub $name: $name::$type,
@@ -45,17 +46,17 @@ macro_rules! registry {
         /// Every collector's name, in the order they run.
         pub const NAMES: &[&str] = &[$(stringify!($name)),*];
 
-        impl Options {
+        impl Flags {
             fn into_all(self) -> Vec<(&'static str, Box<dyn Collector>)> {
                 vec![$((stringify!($name), Box::new(self.$name) as Box<dyn Collector>)),*]
             }
         }
 
         /// The families every collector declares, whatever its options.
-        pub fn declared_families() -> BTreeSet<String> {
-            let mut names = BTreeSet::new();
-            $(names.extend($name::$type::default().families());)*
-            names
+        pub fn declared() -> Vec<Declared> {
+            let mut declared = Vec::new();
+            $(declared.extend($name::$type::default().families());)*
+            declared
         }
     };
 }
@@ -69,6 +70,13 @@ registry! {
     wrap: Wrap,
 }
 
+/// The names no `--wrap` rule may take: every family a collector declares,
+/// and the runner's own.
+pub fn reserved() -> BTreeSet<String> {
+    let declared = declared().into_iter().chain(schema::SELF);
+    declared.map(|d| d.name.to_string()).collect()
+}
+
 /// A clap parser accepting exactly the registered names.
 fn name_parser() -> PossibleValuesParser {
     PossibleValuesParser::new(NAMES)
@@ -80,11 +88,9 @@ pub struct Enabled {
     pub collector: Box<dyn Collector>,
 }
 
-/// The collectors the command line leaves on, prepared. `reserved` holds
-/// the families planet writes outside the collectors (its self metrics).
-pub fn enabled(options: Options, reserved: &BTreeSet<String>) -> Result<Vec<Enabled>, Error> {
-    let mut reserved = reserved.clone();
-    reserved.extend(declared_families());
+/// The collectors the command line leaves on, prepared.
+pub fn enabled(options: Flags) -> Result<Vec<Enabled>, Error> {
+    let reserved = reserved();
     let (only, disabled) = (options.only.clone(), options.disabled.clone());
     let mut collectors = Vec::new();
     for (name, mut collector) in options.into_all() {

@@ -9,15 +9,16 @@ use std::collections::BTreeMap;
 use super::collector::{Collector, Input};
 use crate::error::Error;
 use crate::exposition::Family;
-use crate::kernel::socket::{Protocol, SockRecord};
+use crate::kernel::socket::{state, Protocol, SockRecord};
+use crate::schema::{Declared, PROCESS_SOCKETS};
 
 /// No flags of its own; a field with `#[arg(long)]` here would add one.
 #[derive(Debug, Default, clap::Args)]
 pub struct ProcessSockets;
 
 impl Collector for ProcessSockets {
-    fn families(&self) -> Vec<String> {
-        vec!["planet_process_sockets".into()]
+    fn families(&self) -> Vec<Declared> {
+        vec![PROCESS_SOCKETS.declared()]
     }
 
     fn collect(&mut self, input: &Input) -> Result<Vec<Family>, Error> {
@@ -32,22 +33,11 @@ impl Collector for ProcessSockets {
             let key = (&*owner.name, container, socket.protocol, state_name(socket));
             *counts.entry(key).or_default() += 1;
         }
-        let mut family = Family::gauge(
-            "planet_process_sockets",
-            "Open TCP and UDP sockets per owning process (comm), its container, protocol and state.",
-        );
+        let mut family = PROCESS_SOCKETS.family();
         for ((process, container, protocol, state), n) in counts {
-            family.push(
-                [
-                    ("process", process),
-                    ("container", container),
-                    ("protocol", protocol.as_str()),
-                    ("state", state),
-                ],
-                n as f64,
-            );
+            family.push([process, container, protocol.as_str(), state], n as f64);
         }
-        Ok(vec![family])
+        Ok(vec![family.done()])
     }
 }
 
@@ -59,19 +49,5 @@ fn state_name(socket: &SockRecord) -> &'static str {
             "connected"
         };
     }
-    match socket.state {
-        1 => "established",
-        2 => "syn_sent",
-        3 => "syn_recv",
-        4 => "fin_wait1",
-        5 => "fin_wait2",
-        6 => "time_wait",
-        7 => "close",
-        8 => "close_wait",
-        9 => "last_ack",
-        10 => "listen",
-        11 => "closing",
-        12 => "new_syn_recv",
-        _ => "unknown",
-    }
+    state::name(socket.state)
 }

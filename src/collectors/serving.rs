@@ -7,15 +7,10 @@ use super::collector::{Collector, Input};
 use crate::error::Error;
 use crate::exposition::Family;
 use crate::kernel::socket::Protocol;
+use crate::schema::{self, Declared};
 
 #[derive(Debug, Default, clap::Args)]
 pub struct Serving;
-
-const FAMILIES: [&str; 3] = [
-    "planet_serving",
-    "planet_serving_backlog",
-    "planet_serving_backlog_max",
-];
 
 #[derive(Default)]
 struct Backlog {
@@ -24,8 +19,14 @@ struct Backlog {
 }
 
 impl Collector for Serving {
-    fn families(&self) -> Vec<String> {
-        FAMILIES.map(String::from).to_vec()
+    fn families(&self) -> Vec<Declared> {
+        [
+            &schema::SERVING,
+            &schema::SERVING_BACKLOG,
+            &schema::SERVING_BACKLOG_MAX,
+        ]
+        .map(|spec| spec.declared())
+        .to_vec()
     }
 
     fn collect(&mut self, input: &Input) -> Result<Vec<Family>, Error> {
@@ -49,35 +50,19 @@ impl Collector for Serving {
             backlog.max = backlog.max.saturating_add(socket.send_queue.into());
         }
 
-        let [serving, backlog, backlog_max] = FAMILIES;
-        let mut serving = Family::gauge(
-            serving,
-            "A service this host offers: a listening TCP socket or a bound UDP socket outside the ephemeral port range.",
-        );
-        let mut current = Family::gauge(
-            backlog,
-            "Connections waiting in the accept queue (ss -lt Recv-Q), summed over the sockets of the series.",
-        );
-        let mut max = Family::gauge(
-            backlog_max,
-            "Maximum accept queue (ss -lt Send-Q), summed over the sockets of the series.",
-        );
+        let mut serving = schema::SERVING.family();
+        let mut current = schema::SERVING_BACKLOG.family();
+        let mut max = schema::SERVING_BACKLOG_MAX.family();
         for ((protocol, name, container, addr, port), backlog) in &series {
             let port = port.to_string();
-            let labels = [
-                ("protocol", protocol.as_str()),
-                ("name", name),
-                ("container", container),
-                ("addr", addr.as_str()),
-                ("port", port.as_str()),
-            ];
+            let labels = [protocol.as_str(), name, container, addr.as_str(), port.as_str()];
             serving.push(labels, 1.0);
             if *protocol == Protocol::Tcp {
                 current.push(labels, backlog.current as f64);
                 max.push(labels, backlog.max as f64);
             }
         }
-        Ok(vec![serving, current, max])
+        Ok(vec![serving.done(), current.done(), max.done()])
     }
 }
 

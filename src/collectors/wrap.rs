@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::collector::{Collector, Input, Needs};
 use crate::error::Error;
 use crate::exposition::Family;
+use crate::schema::{Declared, WRAP_UP};
 use crate::wrap::Rules;
 
 #[derive(Debug, Default, clap::Args)]
@@ -46,11 +47,13 @@ impl Collector for Wrap {
         Needs::Nothing
     }
 
-    fn families(&self) -> Vec<String> {
+    fn families(&self) -> Vec<Declared> {
+        vec![WRAP_UP.declared()]
+    }
+
+    fn named_at_run_time(&self) -> Vec<String> {
         let rules = self.rules.iter().flat_map(|r| &r.rules);
-        std::iter::once("planet_wrap_up".to_string())
-            .chain(rules.map(|rule| rule.metric.clone()))
-            .collect()
+        rules.map(|rule| rule.metric.clone()).collect()
     }
 
     /// Nothing to do without `--wrap`.
@@ -88,7 +91,7 @@ mod tests {
         let path = dir.path().join("wrap.toml");
         let rule = "\n[[rule]]\nname = \"bad\"\nsource = \"postgres\"\nselect = \"x\"\nmetric = \"planet_serving\"\n";
         std::fs::write(&path, format!("{}{rule}", crate::wrap::EXAMPLE_RULES)).unwrap();
-        let Err(e) = Wrap::load(path.clone(), &super::super::declared_families()) else {
+        let Err(e) = Wrap::load(path.clone(), &super::super::reserved()) else {
             panic!("a reserved name was taken");
         };
         // EXAMPLE_RULES has 26 line feeds; the bad rule's header is on line 28.

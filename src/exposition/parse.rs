@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
+pub struct NamedSample {
     pub name: String,
     pub labels: Vec<(String, String)>,
     pub value: f64,
@@ -19,7 +19,7 @@ pub struct Sample {
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Exposition {
-    pub samples: Vec<Sample>,
+    pub samples: Vec<NamedSample>,
     /// Family name -> HELP text (unescaped).
     pub help: HashMap<String, String>,
     /// Family name -> TYPE as written (`gauge`, `histogram`, ...).
@@ -120,7 +120,7 @@ fn offset(line: &str, rest: &str) -> usize {
     line.len() - rest.len()
 }
 
-fn parse_sample(line: &str) -> Result<Sample, Bad> {
+fn parse_sample(line: &str) -> Result<NamedSample, Bad> {
     let bad = |rest: &str, what| Bad {
         at: offset(line, rest),
         what,
@@ -151,7 +151,7 @@ fn parse_sample(line: &str) -> Result<Sample, Bad> {
     if let Some((at, _)) = fields.next() {
         return Err(bad(&rest[at..], "text after the timestamp"));
     }
-    Ok(Sample {
+    Ok(NamedSample {
         name: name.to_string(),
         labels,
         value,

@@ -86,9 +86,10 @@ impl Unread {
     }
 }
 
-/// One network namespace some process lives in.
+/// One network namespace some process lives in (see `snapshot::Namespace`
+/// for one this run has read).
 #[derive(Debug)]
-pub struct Namespace {
+pub struct Occupied {
     /// An open `/proc/PID/ns/net` of one of its processes, to enter it by,
     /// or why none could be opened.
     pub handle: Result<OwnedFd, Unread>,
@@ -101,7 +102,7 @@ pub struct Namespace {
 #[derive(Debug, Default)]
 pub struct Census {
     /// Namespace inode -> what lives there.
-    pub namespaces: BTreeMap<u64, Namespace>,
+    pub namespaces: BTreeMap<u64, Occupied>,
     /// pid -> (namespace inode, container ID if any).
     pub processes: HashMap<u32, (u64, Option<String>)>,
     /// Namespaces other than planet's own whose processes planet may not
@@ -132,7 +133,7 @@ impl Census {
                 Err(_) => continue, // exited: nothing of it to read
             };
             let container = container_of(&process);
-            let namespace = census.namespaces.entry(inode).or_insert(Namespace {
+            let namespace = census.namespaces.entry(inode).or_insert(Occupied {
                 handle: Err(Unread::Vanished),
                 containers: BTreeSet::new(),
                 pid,

@@ -363,7 +363,7 @@ mod tests {
         let shared = Shared::default();
         let record = |remote_port| SockRecord {
             protocol: Protocol::Tcp,
-            state: 7,
+            state: crate::kernel::socket::state::CLOSE,
             local_addr: "127.0.0.1".parse().unwrap(),
             local_port: 1,
             remote_addr: "127.0.0.1".parse().unwrap(),

@@ -23,7 +23,7 @@ use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
 use super::netlink;
 
 use super::socket::{normalise, Protocol, SockRecord, TcpInfo};
-use crate::error::os_message;
+use crate::error::DumpError;
 
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -94,10 +94,11 @@ fn dump_tcp_both(socket: &mut Socket, buf: &mut [u8], out: &mut Vec<SockRecord>)
     packet.extend_from_slice(&(REQUEST_LEN as u32).to_ne_bytes());
     packet.extend_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
     packet.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    packet.extend_from_slice(&1u32.to_ne_bytes()); // sequence
-    packet.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
-                                                   // struct inet_diag_req: family (ignored: the kernel dumps both), the
-                                                   // source and destination prefix lengths, the extensions wanted...
+    // The sequence number, and the port id: the kernel's.
+    packet.extend_from_slice(&1u32.to_ne_bytes());
+    packet.extend_from_slice(&0u32.to_ne_bytes());
+    // struct inet_diag_req: family (ignored: the kernel dumps both), the
+    // source and destination prefix lengths, the extensions wanted...
     packet.extend_from_slice(&[AF_INET, 0, 0, 1 << (INET_DIAG_INFO - 1)]);
     packet.extend_from_slice(&[0; 48]); // ...any socket id...
     packet.extend_from_slice(&u32::MAX.to_ne_bytes()); // ...every state...
@@ -106,29 +107,8 @@ fn dump_tcp_both(socket: &mut Socket, buf: &mut [u8], out: &mut Vec<SockRecord>)
     receive(socket, buf, Protocol::Tcp, out)
 }
 
-/// A dump that failed: which request, and the kernel's error.
-#[derive(Debug)]
-pub struct DumpError {
-    what: String,
-    pub source: io::Error,
-}
-
-impl fmt::Display for DumpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "netlink sock_diag {}: {}",
-            self.what,
-            os_message(&self.source)
-        )
-    }
-}
-
-fn failed(what: &str, e: io::Error) -> DumpError {
-    DumpError {
-        what: what.to_string(),
-        source: e,
-    }
+fn failed(request: &str, e: io::Error) -> DumpError {
+    DumpError::new(request, &e)
 }
 
 fn dump(

@@ -8,6 +8,8 @@ use std::net::IpAddr;
 pub mod state {
     pub const ESTABLISHED: u8 = 1;
     pub const SYN_SENT: u8 = 2;
+    pub const SYN_RECV: u8 = 3;
+    pub const FIN_WAIT1: u8 = 4;
     pub const FIN_WAIT2: u8 = 5;
     pub const TIME_WAIT: u8 = 6;
     /// Also the state of every unconnected UDP socket.
@@ -16,6 +18,27 @@ pub mod state {
     pub const LAST_ACK: u8 = 9;
     pub const LISTEN: u8 = 10;
     pub const CLOSING: u8 = 11;
+    /// A request socket: a connection half-way through its handshake.
+    pub const NEW_SYN_RECV: u8 = 12;
+
+    /// The state's name in lower case, as `planet_process_sockets` writes it.
+    pub fn name(state: u8) -> &'static str {
+        match state {
+            ESTABLISHED => "established",
+            SYN_SENT => "syn_sent",
+            SYN_RECV => "syn_recv",
+            FIN_WAIT1 => "fin_wait1",
+            FIN_WAIT2 => "fin_wait2",
+            TIME_WAIT => "time_wait",
+            CLOSE => "close",
+            CLOSE_WAIT => "close_wait",
+            LAST_ACK => "last_ack",
+            LISTEN => "listen",
+            CLOSING => "closing",
+            NEW_SYN_RECV => "new_syn_recv",
+            _ => "unknown",
+        }
+    }
 }
 
 #[derive(

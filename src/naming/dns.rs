@@ -45,7 +45,7 @@ impl Resolver {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::Kernel(format!("DNS runtime: {e}")))?;
+            .map_err(|e| Error::Resolver(format!("runtime: {e}")))?;
         let mut builder = match server {
             Some(server) => {
                 let mut udp = ConnectionConfig::udp();
@@ -76,7 +76,7 @@ impl Resolver {
             let _guard = runtime.enter();
             builder
                 .build()
-                .map_err(|e| Error::Kernel(format!("DNS resolver: {e}")))?
+                .map_err(|e| Error::Resolver(e.to_string()))?
         };
         Ok(Resolver {
             runtime,

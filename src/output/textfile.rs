@@ -24,6 +24,20 @@ use crate::error::Error;
 const TEMP_PREFIX: &str = ".planet-";
 const TEMP_SUFFIX: &str = ".tmp";
 
+/// As [`write_atomic`], to a path (`-o FILE`, the state file): its
+/// directory, or the current one for a bare name.
+pub fn write_atomic_to(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::config(path, "not a file name"))?;
+    write_atomic(dir, name, contents, mode)
+}
+
 /// Writes `contents` to `dir/name` atomically with the given mode (umask does
 /// not apply). On error the previous file is untouched and no temporary file
 /// is left behind. The error names the path at fault.

@@ -49,7 +49,6 @@ pub struct Source {
 }
 
 /// Picks samples of one metric, optionally by label values.
-/// Picks samples of one metric, optionally by label values.
 #[derive(Debug, Clone, PartialEq)]
 struct Selector {
     source: String,

@@ -4,11 +4,15 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::{Rule, Rules, Selector};
-use crate::exposition::parse::Sample;
+use crate::exposition::parse::NamedSample;
 use crate::exposition::{Exposition, Family};
+use crate::schema::WRAP_UP;
 
 impl Selector {
-    fn matches<'a>(&'a self, exposition: &'a Exposition) -> impl Iterator<Item = &'a Sample> + 'a {
+    fn matches<'a>(
+        &'a self,
+        exposition: &'a Exposition,
+    ) -> impl Iterator<Item = &'a NamedSample> + 'a {
         exposition.samples.iter().filter(move |s| {
             s.name == self.metric
                 && self
@@ -22,21 +26,16 @@ impl Selector {
 impl Rules {
     /// `planet_wrap_up` and every rule's family whose sources answered.
     pub fn apply(&self, pages: &BTreeMap<String, Result<Exposition, String>>) -> Vec<Family> {
-        let mut up = Family::gauge(
-            "planet_wrap_up",
-            "1 if the wrapped source answered with a page planet could parse, else 0.",
-        );
+        let mut up = WRAP_UP.family();
         for source in &self.sources {
             let ok = matches!(pages.get(&source.name), Some(Ok(_)));
-            up.push([("source", source.name.as_str())], f64::from(u8::from(ok)));
+            up.push([source.name.as_str()], f64::from(u8::from(ok)));
         }
-        let mut families = vec![up];
+        let mut families = vec![up.done()];
         families.extend(self.rules.iter().filter_map(|rule| rule.apply(pages)));
         families
     }
-}
 
-impl Rules {
     /// Warnings worth an operator's eye, by line of the rules file: each
     /// source that is down and why.
     pub fn down(&self, pages: &BTreeMap<String, Result<Exposition, String>>) -> Vec<String> {
@@ -171,6 +170,6 @@ planet_wrap_up{source=\"postgres\"} 1
             .filter(|f| !f.samples.is_empty())
             .map(|f| f.name)
             .collect();
-        assert_eq!(names, ["planet_wrap_up", "planet_postgres_app_backends"]);
+        assert_eq!(names, [WRAP_UP.name, "planet_postgres_app_backends"]);
     }
 }

@@ -3,6 +3,9 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use planet::schema;
 
 use crate::testenv::*;
 
@@ -59,13 +62,21 @@ fn the_readme_shows_the_example_collector_as_it_is() {
     assert!(registry.contains(line) && readme.contains(line));
 }
 
-/// A collector as the README tells a user to write one: its own flag, one
-/// family, declared.
+/// A collector as `docs/collector.md` tells a user to write one: its own
+/// flag, and one family declared in its own file.
 const HELLO: &str = r#"//! Says hello.
 
 use super::collector::{Collector, Input, Needs};
 use crate::error::Error;
 use crate::exposition::Family;
+use crate::schema::{Declared, Label, Spec};
+
+const GREETING: Label = Label {
+    name: "greeting",
+    help: "What was said.",
+};
+
+static HELLO: Spec<1> = Spec::gauge("planet_hello", "A greeting.", [GREETING]);
 
 #[derive(Debug, Default, clap::Args)]
 pub struct Hello {
@@ -79,63 +90,125 @@ impl Collector for Hello {
         Needs::Nothing
     }
 
-    fn families(&self) -> Vec<String> {
-        vec!["planet_hello".into()]
+    fn families(&self) -> Vec<Declared> {
+        vec![HELLO.declared()]
     }
 
     fn collect(&mut self, _: &Input) -> Result<Vec<Family>, Error> {
-        Ok(vec![Family::gauge("planet_hello", "A greeting.")
-            .with([("greeting", self.greeting.as_str())], 1.0)])
+        Ok(vec![HELLO.one([self.greeting.as_str()], 1.0)])
     }
 }
 "#;
 
-/// The README's promise, kept: a copy of planet with `src/collectors/hello.rs`
-/// and one registry line builds, and the new collector runs with its flag.
+/// A graph format: one line per edge.
+const EDGES: &str = r#"//! One line per edge: source, target, port.
+
+use super::Units;
+use crate::graph::model::Graph;
+
+pub fn render(graph: &Graph, _: Units) -> String {
+    let lines = graph.edges.iter().map(|e| format!("{} {} {}\n", e.source, e.target, e.port));
+    lines.collect()
+}
+"#;
+
+/// Writes `file` into `dir` of the copy and adds `line` after `after` in
+/// `dir/mod.rs`: what a user does to add a collector or a graph format.
+fn add(copy: &Path, dir: &str, (name, file): (&str, &str), after: &str, line: &str) {
+    let dir = copy.join(dir);
+    std::fs::write(dir.join(name), file).unwrap();
+    let registry = std::fs::read_to_string(dir.join("mod.rs")).unwrap();
+    assert!(registry.contains(after), "the registry's last line moved");
+    let registry = registry.replacen(after, &format!("{after}{line}"), 1);
+    std::fs::write(dir.join("mod.rs"), registry).unwrap();
+}
+
+/// `cargo ARGS` in the copy, with a target directory of its own that
+/// outlives the test (later runs rebuild only planet itself); must succeed.
+fn cargo_in(copy: &Path, args: &[&str]) -> String {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/extension-check");
+    let output = std::process::Command::new(cargo)
+        .args(args)
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(copy)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The promise of `docs/collector.md`, kept: in a copy of planet, a new
+/// collector is its file and one registry line, and a new graph format its
+/// file and one line of the format list. Nothing else is edited by hand:
+/// the one command the docs test names regenerates the man page, the
+/// completions and `docs/metrics.md`, and then the unit tests (the docs
+/// test among them) pass and both new things work.
 #[test]
-fn a_new_collector_is_one_file_and_one_registry_line() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+fn a_new_collector_and_a_new_graph_format_are_a_file_and_a_line_each() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let copy = tempfile::tempdir().unwrap();
-    for entry in ["Cargo.toml", "Cargo.lock", "README.md", "src", "benches"] {
+    let copy = copy.path();
+    for entry in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "README.md",
+        "src",
+        "benches",
+        "examples",
+        "man",
+        "completions",
+        "docs",
+    ] {
         let status = std::process::Command::new("cp")
             .arg("-r")
             .arg(root.join(entry))
-            .arg(copy.path())
+            .arg(copy)
             .status()
             .unwrap();
         assert!(status.success());
     }
-    let collectors = copy.path().join("src/collectors");
-    std::fs::write(collectors.join("hello.rs"), HELLO).unwrap();
-    let registry = std::fs::read_to_string(collectors.join("mod.rs")).unwrap();
-    let last = "    wrap: Wrap,\n";
-    assert!(registry.contains(last), "the registry's last line moved");
-    let registry = registry.replacen(last, &format!("{last}    hello: Hello,\n"), 1);
-    std::fs::write(collectors.join("mod.rs"), registry).unwrap();
+    add(
+        copy,
+        "src/collectors",
+        ("hello.rs", HELLO),
+        "    wrap: Wrap,\n",
+        "    hello: Hello,\n",
+    );
+    add(
+        copy,
+        "src/graph/format",
+        ("edges.rs", EDGES),
+        "    html: Html,\n",
+        "    edges: Edges,\n",
+    );
 
-    // A target directory of its own that outlives the test: later runs
-    // rebuild only planet itself.
-    let target = root.join("target/extension-check");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let build = std::process::Command::new(cargo)
-        .args([
-            "build",
+    let rewrote = cargo_in(
+        copy,
+        &[
+            "run",
             "--offline",
             "--locked",
             "--quiet",
-            "--bin",
-            "planet",
-        ])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(copy.path())
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
+            "--example",
+            "regen-docs",
+        ],
     );
-    let output = std::process::Command::new(target.join("debug/planet"))
+    for file in ["man/planet.1", "docs/metrics.md", "completions/planet.bash"] {
+        assert!(rewrote.contains(file), "{file} not regenerated: {rewrote}");
+    }
+    let metrics = std::fs::read_to_string(copy.join("docs/metrics.md")).unwrap();
+    assert!(metrics.contains("| `planet_hello` | gauge | `greeting` | A greeting. |"));
+    cargo_in(copy, &["test", "--offline", "--locked", "--quiet", "--lib"]);
+    cargo_in(copy, &["build", "--offline", "--locked", "--quiet", "--bin", "planet"]);
+
+    let planet = root.join("target/extension-check/debug/planet");
+    let output = std::process::Command::new(&planet)
         .args([
             "collect",
             "--stdout",
@@ -153,7 +226,22 @@ fn a_new_collector_is_one_file_and_one_registry_line() {
         ["planet_hello{greeting=\"hi\"} 1"]
     );
     assert_eq!(
-        samples(&text, "planet_collector_success"),
+        samples(&text, schema::COLLECTOR_SUCCESS.name),
         ["planet_collector_success{collector=\"hello\"} 1"]
+    );
+
+    let page = tempfile::NamedTempFile::new().unwrap();
+    let host = "planet_host_info{hostname=\"h\"} 1\n\
+        planet_upstream{protocol=\"tcp\",process=\"web\",container=\"\",name=\"192.0.2.9\",domain=\"\",addr=\"192.0.2.9\",port=\"443\"} 1\n";
+    std::fs::write(page.path(), host).unwrap();
+    let output = std::process::Command::new(&planet)
+        .args(["graph", "--format", "edges", "--files"])
+        .arg(page.path())
+        .output()
+        .unwrap();
+    assert_success(&output);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "svc:h//web ext:192.0.2.9 443\n"
     );
 }

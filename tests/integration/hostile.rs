@@ -5,7 +5,7 @@
 //! exactly what was rendered.
 
 use planet::accounting::state;
-use planet::exposition::parse::Sample;
+use planet::exposition::parse::NamedSample;
 use planet::exposition::{self as textparse, render, Family};
 use planet::kernel::sockdiag::parse_datagram;
 use planet::kernel::socket::Protocol;
@@ -169,10 +169,10 @@ fn parse_of_render_is_identity() {
         }
         let text = render(&mut families);
         let parsed = textparse::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        let expected: Vec<Sample> = families
+        let expected: Vec<NamedSample> = families
             .iter()
             .flat_map(|f| {
-                f.samples.iter().map(|s| Sample {
+                f.samples.iter().map(|s| NamedSample {
                     name: f.name.clone(),
                     labels: s.labels.clone(),
                     value: s.value,

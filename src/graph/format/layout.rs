@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::Graph;
+use crate::graph::model::Graph;
 
 const BOX_W: f64 = 230.0;
 const BOX_H: f64 = 52.0;
@@ -133,16 +133,16 @@ impl Layout {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Edge, EdgeTotals, Node, NodeKind};
     use super::*;
+    use crate::graph::model::{Edge, Node, NodeKind, Peer, Traffic};
 
     fn node(id: &str) -> Node {
         Node {
             id: id.into(),
-            kind: NodeKind::External {
+            kind: NodeKind::External(Peer {
                 name: id.into(),
                 addr: id.into(),
-            },
+            }),
         }
     }
 
@@ -152,7 +152,7 @@ mod tests {
             source: source.into(),
             target: target.into(),
             port: "1".into(),
-            totals: EdgeTotals::default(),
+            traffic: Traffic::default(),
         }
     }
 

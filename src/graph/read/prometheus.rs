@@ -1,0 +1,124 @@
+//! Any server that answers the Prometheus HTTP API's instant queries:
+//! gauges as they are, counters as rates over a window. A host is an
+//! `instance`, shown by its `planet_host_info` hostname.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{families, fleet, unique_names, HostSample};
+use crate::error::Error;
+use crate::graph::model::Fleet;
+use crate::schema::{label, HOST_INFO};
+
+/// An API answer: far below this.
+const MAX_BODY: u64 = 64 << 20;
+/// One query's time, fetch and parse.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An instant query's answer: each series' labels and value.
+type Vector = Vec<(BTreeMap<String, String>, f64)>;
+
+/// Every instance's planet series from the Prometheus HTTP API at `url`.
+pub fn from_prometheus(url: &str, window: Duration) -> Result<Fleet, Error> {
+    let base = url.trim_end_matches('/');
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(QUERY_TIMEOUT))
+        .max_redirects(0)
+        .build()
+        .into();
+    let window = format!("{}s", window.as_secs().max(1));
+    let mut samples = Vec::new();
+    let mut hostnames: BTreeMap<String, String> = BTreeMap::new();
+    for (family, rate) in families() {
+        let query = match rate {
+            true => format!("rate({family}[{window}])"),
+            false => family.to_string(),
+        };
+        for (mut labels, value) in query_vector(&agent, base, &query)? {
+            let instance = labels.remove("instance").unwrap_or_default();
+            labels.remove("job");
+            labels.remove("__name__");
+            if family == HOST_INFO.name {
+                if let Some(name) = labels.get(label::HOSTNAME.name) {
+                    hostnames.insert(instance.clone(), name.clone());
+                }
+            }
+            samples.push(HostSample {
+                host: instance,
+                family: family.to_string(),
+                labels,
+                value,
+            });
+        }
+    }
+    // Shown by hostname where it is one instance's alone.
+    let names: Vec<(String, String)> = (hostnames.iter())
+        .map(|(instance, hostname)| (hostname.clone(), instance.clone()))
+        .collect();
+    let shown: BTreeMap<&String, String> = hostnames.keys().zip(unique_names(&names)).collect();
+    for sample in &mut samples {
+        if let Some(name) = shown.get(&sample.host) {
+            sample.host = name.clone();
+        }
+    }
+    fleet(samples, base)
+}
+
+/// One instant query's vector: each sample's labels and value.
+fn query_vector(agent: &ureq::Agent, base: &str, query: &str) -> Result<Vector, Error> {
+    let url = format!("{base}/api/v1/query");
+    let fail = |problem: String| Error::Remote {
+        url: base.to_string(),
+        problem,
+    };
+    let mut response = agent
+        .get(&url)
+        .query("query", query)
+        .call()
+        .map_err(|e| fail(e.to_string()))?;
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_string()
+        .map_err(|e| fail(e.to_string()))?;
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        status: String,
+        #[serde(default)]
+        error: Option<String>,
+        #[serde(default)]
+        data: Option<Data>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Data {
+        #[serde(rename = "resultType")]
+        result_type: String,
+        result: Vec<Item>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        metric: BTreeMap<String, String>,
+        value: (f64, String),
+    }
+    let answer: Answer = serde_json::from_str(&body)
+        .map_err(|e| fail(format!("not a Prometheus API answer ({})", e)))?;
+    if answer.status != "success" {
+        let why = answer.error.unwrap_or_else(|| "an error".into());
+        return Err(fail(format!("query {query}: {why}")));
+    }
+    let data = answer
+        .data
+        .ok_or_else(|| fail("an answer without data".into()))?;
+    if data.result_type != "vector" {
+        return Err(fail(format!(
+            "query {query}: a {} answer",
+            data.result_type
+        )));
+    }
+    Ok(data
+        .result
+        .into_iter()
+        .filter_map(|item| Some((item.metric, item.value.1.parse().ok()?)))
+        .collect())
+}
