@@ -1,5 +1,5 @@
-//! The worked example of a collector, `process_sockets`, end to end; and the
-//! README shows its code as it is.
+//! The worked example of a collector, `process_sockets`, end to end; and
+//! docs/collector.md shows its code as it is.
 
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -50,12 +50,12 @@ fn process_sockets_counts_a_named_process_sockets_by_state() {
 #[test]
 fn the_readme_shows_the_example_collector_as_it_is() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let readme = std::fs::read_to_string(format!("{root}/docs/collector.md")).unwrap();
     let code =
         std::fs::read_to_string(format!("{root}/src/collectors/process_sockets.rs")).unwrap();
     assert!(
         readme.contains(&format!("```rust\n{code}```")),
-        "README's copy of process_sockets.rs is stale"
+        "docs/collector.md's copy of process_sockets.rs is stale (run scripts/regen-docs)"
     );
     let registry = std::fs::read_to_string(format!("{root}/src/collectors/mod.rs")).unwrap();
     let line = "    process_sockets: ProcessSockets,\n";

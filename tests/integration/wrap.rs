@@ -1,5 +1,5 @@
 //! `--wrap`: a loopback HTTP server plays postgres_exporter and the page
-//! that says which version is newest; the rules are the README's example.
+//! that says which version is newest; the rules are docs/wrap.md's example.
 
 use std::fs;
 use std::net::TcpListener;
@@ -23,14 +23,14 @@ node:pg_load:ratio{instance="a:b"} 0.5
 
 const LATEST_PAGE: &str = "postgres_latest_version{version=\"12.1.0\"} 1\n";
 
-/// The README's rules file, pointed at this test's servers.
+/// docs/wrap.md's rules file, pointed at this test's servers.
 fn readme_rules(postgres: u16, latest: u16) -> String {
     let readme =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/wrap.md")).unwrap();
     let section = readme
-        .split("## Wrap other exporters")
+        .split("# Wrap other exporters")
         .nth(1)
-        .expect("README has the section");
+        .expect("docs/wrap.md has the section");
     let toml = section
         .split("```toml\n")
         .nth(1)
