@@ -47,19 +47,22 @@ fn process_sockets_counts_a_named_process_sockets_by_state() {
     assert!(samples(&text, "planet_serving").is_empty());
 }
 
+/// docs/collector.md shows the worked example as it is, and its
+/// registration line.
 #[test]
-fn the_readme_shows_the_example_collector_as_it_is() {
+fn the_docs_show_the_example_collector_as_it_is() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let readme = std::fs::read_to_string(format!("{root}/docs/collector.md")).unwrap();
+    let page = std::fs::read_to_string(format!("{root}/docs/collector.md")).unwrap();
     let code =
         std::fs::read_to_string(format!("{root}/src/collectors/process_sockets.rs")).unwrap();
     assert!(
-        readme.contains(&format!("```rust\n{code}```")),
-        "docs/collector.md's copy of process_sockets.rs is stale (run scripts/regen-docs)"
+        page.contains(&format!("```rust\n{code}```")),
+        "docs/collector.md's copy of process_sockets.rs is stale; regenerate with: {}",
+        planet::cli::docs::REGENERATE
     );
     let registry = std::fs::read_to_string(format!("{root}/src/collectors/mod.rs")).unwrap();
     let line = "    process_sockets: ProcessSockets,\n";
-    assert!(registry.contains(line) && readme.contains(line));
+    assert!(registry.contains(line) && page.contains(line));
 }
 
 /// A collector as `docs/collector.md` tells a user to write one: its own
@@ -205,7 +208,17 @@ fn a_new_collector_and_a_new_graph_format_are_a_file_and_a_line_each() {
     let metrics = std::fs::read_to_string(copy.join("docs/metrics.md")).unwrap();
     assert!(metrics.contains("| `planet_hello` | gauge | `greeting` | A greeting. |"));
     cargo_in(copy, &["test", "--offline", "--locked", "--quiet", "--lib"]);
-    cargo_in(copy, &["build", "--offline", "--locked", "--quiet", "--bin", "planet"]);
+    cargo_in(
+        copy,
+        &[
+            "build",
+            "--offline",
+            "--locked",
+            "--quiet",
+            "--bin",
+            "planet",
+        ],
+    );
 
     let planet = root.join("target/extension-check/debug/planet");
     let output = std::process::Command::new(&planet)
