@@ -139,8 +139,9 @@ fn kept(ranked: &[SeriesKey], fold: Fold, max: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounting::classify::{upstream_to as key, Payload};
+    use crate::accounting::classify::upstream_to as key;
     use crate::accounting::counters::Tracked;
+    use crate::accounting::payload::Payload;
 
     fn totals(sent: u64, last_seen: u64) -> Totals {
         Totals {

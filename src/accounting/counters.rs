@@ -14,7 +14,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use super::classify::{payload_at_close, Classifier, Observation, Payload, SeriesKey, Side};
+use super::classify::{Classifier, Observation, SeriesKey, Side};
+use super::payload::{payload_at_close, Payload};
 use crate::kernel::destroy::Closed;
 use crate::kernel::socket::{state, Protocol, SockRecord};
 use crate::snapshot::Snapshot;

@@ -52,7 +52,7 @@ pub fn fold(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounting::classify::Payload;
+    use crate::accounting::payload::Payload;
 
     #[test]
     fn folded_sums_saturate_instead_of_wrapping() {

@@ -31,6 +31,7 @@ pub mod cap;
 pub mod classify;
 pub mod counters;
 pub mod fold;
+pub mod payload;
 pub mod state;
 
 use classify::{SeriesKey, Side};

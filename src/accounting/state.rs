@@ -8,16 +8,16 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rustix::fs::{flock, fstat, open, FileType, FlockOperation, Mode, OFlags};
-use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 
-use super::classify::{Payload, SeriesKey};
+use super::classify::SeriesKey;
 use super::counters::{Counters, Totals, Tracked};
+use super::payload::Payload;
 use crate::error::Error;
 use crate::naming::{DnsCache, Lookups};
+use crate::output::lock;
 use crate::output::read::{read_bounded, Refused};
 use crate::output::textfile;
 
@@ -79,7 +79,7 @@ impl StateFile {
     /// fresh start; an unreadable or foreign one is renamed aside with a
     /// warning (returned) and the run starts fresh.
     pub fn open(path: &Path, wait: Duration) -> Result<(StateFile, State, Option<String>), Error> {
-        let lock = lock(path, wait)?;
+        let lock = lock::lock(&lock::with_suffix(path, ".lock"), STATE_MODE, wait)?;
         let file = StateFile {
             path: path.to_path_buf(),
             _lock: lock,
@@ -93,7 +93,7 @@ impl StateFile {
         match decoded {
             Ok(state) => Ok((file, state, None)),
             Err(why) => {
-                let aside = with_suffix(path, ".corrupt");
+                let aside = lock::with_suffix(path, ".corrupt");
                 let warning = match fs::rename(path, &aside) {
                     Ok(()) => format!(
                         "{}: {why}; moved to {} and starting fresh",
@@ -117,57 +117,6 @@ impl StateFile {
 
     pub fn save(&self, state: &State) -> Result<(), Error> {
         textfile::write_atomic_to(&self.path, &encode(state), STATE_MODE)
-    }
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// Takes the lock on `PATH.lock`. The lock file lives in a directory other
-/// users may write: it is never opened through a symlink (which would let
-/// them have root create a file anywhere) and must be a regular file (a
-/// FIFO would block or refuse the lock).
-fn lock(path: &Path, wait: Duration) -> Result<File, Error> {
-    let lock_path = with_suffix(path, ".lock");
-    let flags = OFlags::RDONLY
-        | OFlags::CREATE
-        | OFlags::NOFOLLOW
-        | OFlags::NONBLOCK
-        | OFlags::CLOEXEC
-        | OFlags::NOCTTY;
-    let fd = match open(&lock_path, flags, Mode::from_raw_mode(STATE_MODE)) {
-        Ok(fd) => fd,
-        Err(Errno::LOOP) => {
-            return Err(Error::config(
-                &lock_path,
-                "is a symbolic link; refusing to lock through it",
-            ))
-        }
-        Err(e) => return Err(Error::io(&lock_path, e.into())),
-    };
-    match fstat(&fd) {
-        Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => {}
-        Ok(_) => return Err(Refused::NotRegular.at(&lock_path)),
-        Err(e) => return Err(Error::io(&lock_path, e.into())),
-    }
-    let file = File::from(fd);
-    let started = Instant::now();
-    loop {
-        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => return Ok(file),
-            Err(Errno::WOULDBLOCK) => {}
-            Err(e) => return Err(Error::io(&lock_path, e.into())),
-        }
-        if started.elapsed() >= wait {
-            return Err(Error::Lock {
-                path: lock_path,
-                waited: wait,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

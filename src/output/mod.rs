@@ -2,5 +2,6 @@
 //! and the bounded reads of files an operator names. Everything that
 //! touches a path planet does not own goes through here.
 
+pub mod lock;
 pub mod read;
 pub mod textfile;
