@@ -60,15 +60,25 @@ complete -c planet -n "__fish_planet_using_subcommand collect" -l loop -d 'Keep 
 complete -c planet -n "__fish_planet_using_subcommand collect" -l no-resolve -d 'Do not ask DNS for peer names'
 complete -c planet -n "__fish_planet_using_subcommand collect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c planet -n "__fish_planet_using_subcommand collect" -s V -l version -d 'Print version'
-complete -c planet -n "__fish_planet_using_subcommand graph" -l prometheus -d 'The Prometheus HTTP API to read every host\'s series from (Prometheus, Thanos, Mimir, VictoriaMetrics), e.g. http://localhost:9090' -r
+complete -c planet -n "__fish_planet_using_subcommand graph" -l prometheus -d 'The Prometheus HTTP API to read every host\'s series from (Prometheus, Thanos, Mimir, VictoriaMetrics): http:// or https://, a path prefix kept (e.g. https://mimir.example/prometheus); user:password@ in it authenticates' -r
 complete -c planet -n "__fish_planet_using_subcommand graph" -l files -d 'The .prom files of several hosts instead (totals instead of rates)' -r -F
+complete -c planet -n "__fish_planet_using_subcommand graph" -l before -d 'With --files: the same fleet\'s files from an earlier time; draws what changed since, as --diff does' -r -F
 complete -c planet -n "__fish_planet_using_subcommand graph" -l window -d 'The window byte and event rates are taken over, with --prometheus' -r
+complete -c planet -n "__fish_planet_using_subcommand graph" -l at -d 'Evaluate every query at this time instead of now: RFC 3339 (2026-11-30T14:00:00Z) or Unix seconds' -r
+complete -c planet -n "__fish_planet_using_subcommand graph" -l diff -d 'Draw the graph now against the graph DURATION earlier: every node and edge is new, gone or the same (with --files, pass --before instead)' -r
+complete -c planet -n "__fish_planet_using_subcommand graph" -l group -d 'One node per host, edges summed, or one per service (html groups by host by itself over 300 nodes)' -r -f -a "host\t'One node per host (and per external peer), edges summed'
+service\t'One node per process of a host or container (the default, up to 300 nodes in html)'"
 complete -c planet -n "__fish_planet_using_subcommand graph" -l format -d 'json (Grafana\'s Node Graph fields), dot (Graphviz), mermaid, or html (one self-contained page)' -r -f -a "json\t''
 dot\t''
 mermaid\t''
 html\t''"
 complete -c planet -n "__fish_planet_using_subcommand graph" -s o -l output -d 'Write the graph to this file (atomically) instead of standard output' -r -F
-complete -c planet -n "__fish_planet_using_subcommand graph" -s h -l help -d 'Print help'
+complete -c planet -n "__fish_planet_using_subcommand graph" -l ca-file -d 'More CA certificates (PEM) to trust for https://, besides the system\'s' -r -F
+complete -c planet -n "__fish_planet_using_subcommand graph" -l bearer-token-file -d 'Send the token in this file as `Authorization: Bearer`' -r -F
+complete -c planet -n "__fish_planet_using_subcommand graph" -l basic-auth-file -d 'Authenticate with the `user:password` in this file (HTTP basic)' -r -F
+complete -c planet -n "__fish_planet_using_subcommand graph" -l header -d 'Send this header with every query (repeatable), e.g. \'X-Scope-OrgID: tenant-1\' for Mimir or Cortex' -r
+complete -c planet -n "__fish_planet_using_subcommand graph" -l active -d 'Only the edges that had an open connection or moved bytes, and the nodes they join (idle edges stay for Prometheus\' staleness window)'
+complete -c planet -n "__fish_planet_using_subcommand graph" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c planet -n "__fish_planet_using_subcommand graph" -s V -l version -d 'Print version'
 complete -c planet -n "__fish_planet_using_subcommand wrap; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
 complete -c planet -n "__fish_planet_using_subcommand wrap; and not __fish_seen_subcommand_from check help" -s V -l version -d 'Print version'

@@ -56,14 +56,24 @@ own\:"planet'\''s own only (a host whose containers are watched otherwise)"))' \
 ;;
 (graph)
 _arguments "${_arguments_options[@]}" : \
-'--prometheus=[The Prometheus HTTP API to read every host'\''s series from (Prometheus, Thanos, Mimir, VictoriaMetrics), e.g. http\://localhost\:9090]:URL:_default' \
+'--prometheus=[The Prometheus HTTP API to read every host'\''s series from (Prometheus, Thanos, Mimir, VictoriaMetrics)\: http\:// or https\://, a path prefix kept (e.g. https\://mimir.example/prometheus); user\:password@ in it authenticates]:URL:_default' \
 '*--files=[The .prom files of several hosts instead (totals instead of rates)]:FILE:_files' \
+'*--before=[With --files\: the same fleet'\''s files from an earlier time; draws what changed since, as --diff does]:FILE:_files' \
 '--window=[The window byte and event rates are taken over, with --prometheus]:DURATION:_default' \
+'--at=[Evaluate every query at this time instead of now\: RFC 3339 (2026-11-30T14\:00\:00Z) or Unix seconds]:TIME:_default' \
+'--diff=[Draw the graph now against the graph DURATION earlier\: every node and edge is new, gone or the same (with --files, pass --before instead)]:DURATION:_default' \
+'--group=[One node per host, edges summed, or one per service (html groups by host by itself over 300 nodes)]:BY:((host\:"One node per host (and per external peer), edges summed"
+service\:"One node per process of a host or container (the default, up to 300 nodes in html)"))' \
 '--format=[json (Grafana'\''s Node Graph fields), dot (Graphviz), mermaid, or html (one self-contained page)]:FORMAT:(json dot mermaid html)' \
 '-o+[Write the graph to this file (atomically) instead of standard output]:FILE:_files' \
 '--output=[Write the graph to this file (atomically) instead of standard output]:FILE:_files' \
-'-h[Print help]' \
-'--help[Print help]' \
+'--ca-file=[More CA certificates (PEM) to trust for https\://, besides the system'\''s]:FILE:_files' \
+'--bearer-token-file=[Send the token in this file as \`Authorization\: Bearer\`]:FILE:_files' \
+'--basic-auth-file=[Authenticate with the \`user\:password\` in this file (HTTP basic)]:FILE:_files' \
+'*--header=[Send this header with every query (repeatable), e.g. '\''X-Scope-OrgID\: tenant-1'\'' for Mimir or Cortex]:NAME: VALUE:_default' \
+'--active[Only the edges that had an open connection or moved bytes, and the nodes they join (idle edges stay for Prometheus'\'' staleness window)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0

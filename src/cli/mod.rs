@@ -13,11 +13,13 @@ use ipnet::IpNet;
 
 use crate::accounting;
 use crate::collectors;
-use crate::graph::format::Format;
 use crate::naming::Resolve;
 use crate::snapshot::Scope;
 
 pub mod docs;
+mod graph;
+
+pub use graph::{GraphArgs, Group};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,7 +42,7 @@ pub enum Command {
     Collect(Box<CollectArgs>),
     /// Draw the fleet's dependency graph from Prometheus, or from the .prom
     /// files of several hosts.
-    Graph(GraphArgs),
+    Graph(Box<GraphArgs>),
     /// Work with a --wrap rules file.
     #[command(subcommand)]
     Wrap(WrapCommand),
@@ -51,54 +53,6 @@ pub enum Command {
     },
     /// Print the man page (roff), e.g. `planet man | man -l -`.
     Man,
-}
-
-#[derive(Debug, Args)]
-#[command(
-    override_usage = "planet graph --prometheus URL [--window 5m] [OPTIONS]\n       planet graph --files FILE... [OPTIONS]"
-)]
-pub struct GraphArgs {
-    /// The Prometheus HTTP API to read every host's series from
-    /// (Prometheus, Thanos, Mimir, VictoriaMetrics), e.g. http://localhost:9090.
-    #[arg(long, value_name = "URL")]
-    pub prometheus: Option<String>,
-
-    /// The .prom files of several hosts instead (totals instead of rates).
-    #[arg(long, value_name = "FILE", num_args = 1..)]
-    pub files: Vec<PathBuf>,
-
-    /// The window byte and event rates are taken over, with --prometheus.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_window)]
-    pub window: Duration,
-
-    /// json (Grafana's Node Graph fields), dot (Graphviz), mermaid, or html
-    /// (one self-contained page).
-    #[arg(long, value_enum, default_value_t = Format::Json)]
-    pub format: Format,
-
-    /// Write the graph to this file (atomically) instead of standard output.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
-}
-
-impl GraphArgs {
-    fn check(&self) -> Result<(), (ErrorKind, String)> {
-        match (&self.prometheus, self.files.is_empty()) {
-            (None, true) => Err((
-                ErrorKind::MissingRequiredArgument,
-                "pass --prometheus URL to read from Prometheus, or --files FILE... to read hosts' .prom files".into(),
-            )),
-            (Some(_), false) => Err((
-                ErrorKind::ArgumentConflict,
-                "--prometheus cannot be used with --files: pass one of them".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-fn parse_window(text: &str) -> Result<Duration, String> {
-    parse_bounded(text, Duration::from_secs(30 * 24 * 3600))
 }
 
 #[derive(Debug, Subcommand)]
@@ -293,7 +247,7 @@ fn parse_dns_timeout(text: &str) -> Result<Duration, String> {
 
 /// A duration above zero and at most `max`: an interval of a year is a typo,
 /// and must not overflow the clock arithmetic that schedules runs.
-fn parse_bounded(text: &str, max: Duration) -> Result<Duration, String> {
+pub(crate) fn parse_bounded(text: &str, max: Duration) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
     if duration.is_zero() {
         return Err("must be greater than zero".into());

@@ -4,11 +4,22 @@
 //! connection both ends report is counted once: the client's view first,
 //! the server's downstream view only for clients that run no planet (the
 //! rule Kiali uses).
+//!
+//! Addresses are not unique across a fleet: Docker's 172.17.0.0/16 is on
+//! every Docker host, NAT and overlays repeat others, and any namespace can
+//! add any address. So the client's own host comes first (an address of its
+//! own keeps the edge on it), then the single host that has the address;
+//! an address several other hosts have is a node of its own
+//! (`ext:<addr>`, the candidates listed), never an arbitrary host.
+//!
+//! A server whose process no host reports is its port's node
+//! (`port:<host>/<container>/<port>`), not a process: unknown servers are
+//! as many nodes as ports, and never one node with unknown clients.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use super::model::{Edge, Fleet, Graph, Node, NodeKind, Peer, Service, Traffic};
+use super::model::{Dependency, Edge, Fleet, Graph, Node, NodeKind, Peer, Port, Service, Traffic};
 
 fn is_loopback(addr: &str) -> bool {
     addr.parse::<IpAddr>().is_ok_and(|a| a.is_loopback())
@@ -61,46 +72,102 @@ impl Building {
     }
 }
 
+/// Where an address is: every host and container that has it.
+type Owners<'a> = HashMap<&'a str, Vec<(&'a str, &'a str)>>;
+
+/// Who serves a port: (host, container, protocol, port) -> process.
+type Served<'a> = HashMap<(&'a str, &'a str, &'a str, &'a str), &'a str>;
+
+/// The node that serves `port` over `protocol` on `host`, in one of its
+/// `containers` that have the address (the one that serves the port, else
+/// the first).
+fn server(
+    served: &Served,
+    host: &str,
+    containers: &[&str],
+    protocol: &str,
+    port: &str,
+) -> NodeKind {
+    let serving = containers
+        .iter()
+        .find_map(|c| Some((*c, *served.get(&(host, *c, protocol, port))?)));
+    match serving {
+        Some((container, process)) if !process.is_empty() => service(host, container, process),
+        Some((container, _)) => port_node(host, container, port),
+        None => port_node(host, containers.first().copied().unwrap_or(""), port),
+    }
+}
+
+fn port_node(host: &str, container: &str, port: &str) -> NodeKind {
+    NodeKind::Port(Port {
+        host: host.into(),
+        container: container.into(),
+        port: port.into(),
+    })
+}
+
+/// The server end of a host's upstream dependency.
+fn target(owners: &Owners, served: &Served, client: &str, up: &Dependency) -> NodeKind {
+    let (protocol, port) = (up.protocol.as_str(), up.port.as_str());
+    if is_loopback(&up.peer.addr) {
+        return server(served, client, &[up.container.as_str()], protocol, port);
+    }
+    let Some(places) = owners.get(up.peer.addr.as_str()) else {
+        return external(&up.peer);
+    };
+    let on = |host: &str| -> Vec<&str> {
+        let mut containers: Vec<&str> = places
+            .iter()
+            .filter(|(h, _)| *h == host)
+            .map(|(_, c)| *c)
+            .collect();
+        containers.sort_unstable();
+        containers
+    };
+    let own = on(client);
+    if !own.is_empty() {
+        return server(served, client, &own, protocol, port);
+    }
+    let mut hosts: Vec<&str> = places.iter().map(|(h, _)| *h).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    match hosts.as_slice() {
+        [host] => server(served, host, &on(host), protocol, port),
+        _ => NodeKind::Ambiguous {
+            addr: up.peer.addr.clone(),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        },
+    }
+}
+
 impl Graph {
     /// Joins the hosts' series into one graph.
     pub fn join(fleet: &Fleet) -> Graph {
-        // Which host and container each address is.
-        let mut owner: HashMap<&str, (&str, &str)> = HashMap::new();
+        let mut owners: Owners = HashMap::new();
         for (name, host) in fleet {
             for address in &host.addresses {
-                owner
+                owners
                     .entry(&address.addr)
-                    .or_insert((name, &address.container));
+                    .or_default()
+                    .push((name, &address.container));
             }
         }
-        // Who serves what where: (host, container, protocol, port).
-        let mut served: HashMap<(&str, &str, &str, &str), &str> = HashMap::new();
+        let mut served: Served = HashMap::new();
         let mut building = Building::default();
         for (name, host) in fleet {
             for s in &host.serving {
-                building.node(service(name, &s.container, &s.process));
-                let place = (name.as_str(), s.container.as_str());
+                if !s.process.is_empty() {
+                    building.node(service(name, &s.container, &s.process));
+                }
                 served
-                    .entry((place.0, place.1, &s.protocol, &s.port))
+                    .entry((name.as_str(), s.container.as_str(), &s.protocol, &s.port))
                     .or_insert(&s.process);
             }
         }
         for (name, host) in fleet {
             for up in &host.upstream {
                 let client = building.node(service(name, &up.container, &up.process));
-                let place = match is_loopback(&up.peer.addr) {
-                    true => Some((name.as_str(), up.container.as_str())),
-                    false => owner.get(up.peer.addr.as_str()).copied(),
-                };
-                let server = match place {
-                    Some((host, container)) => {
-                        let key = (host, container, up.protocol.as_str(), up.port.as_str());
-                        let process = served.get(&key).copied().unwrap_or("");
-                        service(host, container, process)
-                    }
-                    None => external(&up.peer),
-                };
-                let server = building.node(server);
+                let server = building.node(target(&owners, &served, name, up));
                 building.edge(client, server, &up.port, &up.traffic, false);
             }
         }
@@ -109,7 +176,7 @@ impl Graph {
                 // A client that runs planet (or this host itself) already
                 // said so from its side.
                 let addr = down.peer.addr.as_str();
-                if is_loopback(addr) || owner.contains_key(addr) {
+                if is_loopback(addr) || owners.contains_key(addr) {
                     continue;
                 }
                 let server = building.node(service(name, &down.container, &down.process));
@@ -117,21 +184,36 @@ impl Graph {
                 building.edge(client, server, &down.port, &down.traffic, true);
             }
         }
-        let nodes = (building.nodes.into_iter())
-            .map(|(id, kind)| Node { id, kind })
+        building.graph()
+    }
+}
+
+impl Building {
+    /// Nodes come sorted by id; an edge's id need not sort as its parts.
+    fn graph(self) -> Graph {
+        let nodes = (self.nodes.into_iter())
+            .map(|(id, kind)| Node {
+                id,
+                kind,
+                change: None,
+            })
             .collect();
-        let mut edges: Vec<Edge> = (building.edges.into_iter())
+        let mut edges: Vec<Edge> = (self.edges.into_iter())
             .map(|((source, target, port), traffic)| Edge {
                 id: format!("{source}->{target}:{port}"),
                 source,
                 target,
                 port,
                 traffic,
+                change: None,
             })
             .collect();
-        // Nodes come sorted by id; an edge's id need not sort as its parts.
         edges.sort_by(|a, b| a.id.cmp(&b.id));
-        Graph { nodes, edges }
+        Graph {
+            nodes,
+            edges,
+            grouped: false,
+        }
     }
 }
 
@@ -232,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn loopback_joins_within_its_host_and_an_unserved_port_has_no_process() {
+    fn loopback_joins_within_its_host_and_an_unserved_port_is_a_port_node() {
         let mut fleet = Fleet::new();
         fleet.insert(
             "h".into(),
@@ -249,7 +331,7 @@ mod tests {
         let edges: Vec<&str> = graph.edges.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(
             edges,
-            ["svc:h//web->svc:h//:9", "svc:h//web->svc:h//redis:6379"]
+            ["svc:h//web->port:h//9:9", "svc:h//web->svc:h//redis:6379"]
         );
     }
 }

@@ -3,11 +3,13 @@
 //!
 //! The data moves as the module names say: [`read`] turns series into a
 //! typed [`model::Fleet`] of hosts, [`join`] makes it one
-//! [`model::Graph`], and [`format`] writes that out.
+//! [`model::Graph`], [`view`] keeps what is asked for (what changed, what
+//! moves, one node per host), and [`format`] writes that out.
 
 pub mod format;
 pub mod join;
 pub mod model;
 pub mod read;
+pub mod view;
 
 pub use model::Graph;

@@ -100,17 +100,59 @@ pub struct Service {
     pub process: String,
 }
 
+/// A port a host (or one of its containers) serves, whose process no host
+/// reports: a node `port:<host>/<container>/<port>`, shown as `:<port>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Port {
+    pub host: String,
+    pub container: String,
+    pub port: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NodeKind {
     Service(Service),
+    /// The server end of an edge to a host, where nothing names its
+    /// process.
+    Port(Port),
     /// A peer that is no address of any host in the data: `ext:<name>`.
     External(Peer),
+    /// An address several hosts have, none of them the client's
+    /// (`ext:<addr>`): the edge points at no host rather than at an
+    /// arbitrary one.
+    Ambiguous {
+        addr: String,
+        hosts: Vec<String>,
+    },
+    /// A whole host, when the graph is drawn one node per host:
+    /// `host:<name>`.
+    Host(String),
+}
+
+/// With `--diff`: whether a node or edge is in the graph now only, in the
+/// earlier one only, or in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    New,
+    Gone,
+    Same,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::Gone => "gone",
+            Change::Same => "same",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     pub id: String,
     pub kind: NodeKind,
+    pub change: Option<Change>,
 }
 
 impl NodeKind {
@@ -118,7 +160,20 @@ impl NodeKind {
     pub fn id(&self) -> String {
         match self {
             NodeKind::Service(s) => format!("svc:{}/{}/{}", s.host, s.container, s.process),
+            NodeKind::Port(p) => format!("port:{}/{}/{}", p.host, p.container, p.port),
             NodeKind::External(peer) => format!("ext:{}", peer.name),
+            NodeKind::Ambiguous { addr, .. } => format!("ext:{addr}"),
+            NodeKind::Host(name) => format!("host:{name}"),
+        }
+    }
+
+    /// The host a node is on, if it is on one.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            NodeKind::Service(s) => Some(&s.host),
+            NodeKind::Port(p) => Some(&p.host),
+            NodeKind::Host(name) => Some(name),
+            NodeKind::External(_) | NodeKind::Ambiguous { .. } => None,
         }
     }
 }
@@ -132,6 +187,7 @@ pub struct Edge {
     pub target: String,
     pub port: String,
     pub traffic: Traffic,
+    pub change: Option<Change>,
 }
 
 /// Nodes and edges, each sorted by id.
@@ -139,4 +195,6 @@ pub struct Edge {
 pub struct Graph {
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
+    /// Drawn one node per host.
+    pub grouped: bool,
 }

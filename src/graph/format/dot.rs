@@ -1,9 +1,15 @@
-//! Graphviz DOT: `dot -Tsvg` draws it.
+//! Graphviz DOT: `dot -Tsvg` draws it. Every string is quoted, and label
+//! values are data: control characters are shown, not passed on (a NUL
+//! made `dot` reject the whole file).
 
 use std::fmt::Write as _;
 
-use super::{edge_lines, health_colour, title, Units};
-use crate::graph::model::{Graph, NodeKind};
+use super::{edge_lines, health_colour, kind, title, Units};
+use crate::graph::model::{Change, Graph};
+
+/// What `--diff` looks like, shared by the nodes, the edges and the legend.
+const NEW: &str = "color=\"#2ca02c\", penwidth=2";
+const GONE: &str = "color=\"#999999\", fontcolor=\"#999999\", style=dashed";
 
 pub fn render(graph: &Graph, units: Units) -> String {
     let mut out = String::from(
@@ -11,27 +17,51 @@ pub fn render(graph: &Graph, units: Units) -> String {
     );
     for node in &graph.nodes {
         let (title, sub) = title(node);
-        let shape = match node.kind {
-            NodeKind::Service(_) => "",
-            NodeKind::External(_) => ", shape=ellipse",
+        let shape = match kind(node) {
+            "service" => "",
+            "port" => ", style=\"rounded,dashed\"",
+            "host" => ", shape=box3d",
+            "ambiguous" => ", shape=ellipse, style=dashed",
+            _ => ", shape=ellipse",
+        };
+        let change = match node.change {
+            Some(Change::New) => format!(", {NEW}"),
+            Some(Change::Gone) => format!(", {GONE}"),
+            _ => String::new(),
         };
         let label = quoted(&format!("{title}\n{sub}"));
-        let _ = writeln!(out, "  {} [label={label}{shape}];", quoted(&node.id));
+        let _ = writeln!(
+            out,
+            "  {} [label={label}{shape}{change}];",
+            quoted(&node.id)
+        );
     }
     for edge in &graph.edges {
         let label = quoted(&edge_lines(edge, units).join("\n"));
-        let colour = health_colour(edge).map_or(String::new(), |c| format!(", color=\"{c}\""));
+        let style = match edge.change {
+            Some(Change::New) => format!(", {NEW}"),
+            Some(Change::Gone) => format!(", {GONE}"),
+            _ => health_colour(edge).map_or(String::new(), |c| format!(", color=\"{c}\"")),
+        };
         let _ = writeln!(
             out,
-            "  {} -> {} [label={label}{colour}];",
+            "  {} -> {} [label={label}{style}];",
             quoted(&edge.source),
             quoted(&edge.target)
+        );
+    }
+    if graph.nodes.iter().any(|n| n.change.is_some()) {
+        let _ = write!(
+            out,
+            "  subgraph cluster_legend {{\n    label=\"legend\";\n    \"legend:new\" [label=\"new\", {NEW}];\n    \"legend:gone\" [label=\"gone\", {GONE}];\n    \"legend:same\" [label=\"same\"];\n  }}\n"
         );
     }
     out.push_str("}\n");
     out
 }
 
+/// A DOT quoted string: quotes and backslashes escaped, line breaks as
+/// `\n`, and no control character left (the titles are already printable).
 fn quoted(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
@@ -39,6 +69,9 @@ fn quoted(text: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\\\x{:02x}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -49,7 +82,8 @@ fn quoted(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn quotes_are_escaped() {
+    fn quotes_backslashes_and_control_characters_are_escaped() {
         assert_eq!(super::quoted("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+        assert_eq!(super::quoted("x\0y"), "\"x\\\\x00y\"");
     }
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::layout::Layout;
-use super::{edge_lines, health_colour, title, Units};
-use crate::graph::model::{Graph, NodeKind};
+use super::{edge_lines, health_colour, kind, title, Units};
+use crate::graph::model::Graph;
 
 fn xml(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -56,10 +56,7 @@ pub fn render(graph: &Graph, units: Units) -> String {
             continue;
         };
         let (title, sub) = title(node);
-        let class = match node.kind {
-            NodeKind::Service(_) => "service",
-            NodeKind::External(_) => "external",
-        };
+        let class = kind(node);
         let _ = writeln!(
             svg,
             "<g class=\"{class}\"><title>{}</title><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"8\"/><text x=\"{}\" y=\"{}\" class=\"title\">{}</text><text x=\"{}\" y=\"{}\" class=\"sub\">{}</text></g>",
@@ -78,10 +75,7 @@ pub fn render(graph: &Graph, units: Units) -> String {
     }
     svg.push_str("</svg>\n");
     let hosts: BTreeSet<&str> = (graph.nodes.iter())
-        .filter_map(|n| match &n.kind {
-            NodeKind::Service(service) => Some(service.host.as_str()),
-            NodeKind::External(_) => None,
-        })
+        .filter_map(|n| n.kind.host())
         .collect();
     let hosts = hosts.len();
     format!(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::{edge_lines, title, Units};
+use super::{edge_lines, kind, title, Units};
 use crate::graph::model::{Graph, NodeKind};
 
 pub fn render(graph: &Graph, units: Units) -> String {
@@ -31,18 +31,30 @@ pub fn render(graph: &Graph, units: Units) -> String {
             });
             let details = match &node.kind {
                 NodeKind::Service(service) => json!({
-                    "detail__kind": "service",
                     "detail__host": service.host,
                     "detail__container": service.container,
                     "detail__process": service.process,
                 }),
+                NodeKind::Port(port) => json!({
+                    "detail__host": port.host,
+                    "detail__container": port.container,
+                    "detail__port": port.port.parse::<u64>().ok(),
+                }),
                 NodeKind::External(peer) => json!({
-                    "detail__kind": "external",
                     "detail__addr": peer.addr,
                     "detail__name": peer.name,
                 }),
+                NodeKind::Ambiguous { addr, hosts } => json!({
+                    "detail__addr": addr,
+                    "detail__hosts": hosts.join(","),
+                }),
+                NodeKind::Host(host) => json!({ "detail__host": host }),
             };
             merge(&mut value, details);
+            merge(&mut value, json!({ "detail__kind": kind(node) }));
+            if let Some(change) = node.change {
+                merge(&mut value, json!({ "detail__change": change.as_str() }));
+            }
             value
         })
         .collect();
@@ -52,7 +64,7 @@ pub fn render(graph: &Graph, units: Units) -> String {
         .map(|edge| {
             let lines = edge_lines(edge, units);
             let t = &edge.traffic;
-            json!({
+            let mut value = json!({
                 "id": edge.id,
                 "source": edge.source,
                 "target": edge.target,
@@ -64,7 +76,11 @@ pub fn render(graph: &Graph, units: Units) -> String {
                 "detail__bytes_in": t.bytes_in,
                 "detail__connect_failures": t.connect_failures,
                 "detail__retransmits": t.retransmits,
-            })
+            });
+            if let Some(change) = edge.change {
+                merge(&mut value, json!({ "detail__change": change.as_str() }));
+            }
+            value
         })
         .collect();
     let mut text = serde_json::to_string_pretty(&json!({ "nodes": nodes, "edges": edges }))

@@ -143,6 +143,7 @@ mod tests {
                 name: id.into(),
                 addr: id.into(),
             }),
+            change: None,
         }
     }
 
@@ -153,12 +154,14 @@ mod tests {
             target: target.into(),
             port: "1".into(),
             traffic: Traffic::default(),
+            change: None,
         }
     }
 
     #[test]
     fn callers_stand_left_of_what_they_call_and_cycles_end() {
         let graph = Graph {
+            grouped: false,
             nodes: ["a", "b", "c", "d"].map(node).to_vec(),
             edges: vec![
                 edge("a", "b"),

@@ -5,6 +5,8 @@
 //!
 //! What every format shows of a node and an edge is decided here, once.
 
+use std::fmt::Write as _;
+
 use super::model::{Edge, Graph, Node, NodeKind};
 
 pub mod layout;
@@ -43,20 +45,27 @@ pub enum Units {
     Totals,
 }
 
-/// A node's title and the line under it.
+/// A node's title and the line under it, made printable.
 pub fn title(node: &Node) -> (String, String) {
-    match &node.kind {
+    let place = |host: &str, container: &str| match container {
+        "" => host.to_string(),
+        container => format!("{host} · {}", short(container)),
+    };
+    let (title, sub) = match &node.kind {
         NodeKind::Service(service) => {
             let process = match service.process.as_str() {
                 "" => "?",
                 process => process,
             };
-            let place = match service.container.as_str() {
-                "" => service.host.clone(),
-                container => format!("{} · {}", service.host, short(container)),
-            };
-            (process.to_string(), place)
+            (
+                process.to_string(),
+                place(&service.host, &service.container),
+            )
         }
+        NodeKind::Port(port) => (
+            format!(":{}", port.port),
+            place(&port.host, &port.container),
+        ),
         NodeKind::External(peer) => {
             let sub = match peer.name == peer.addr {
                 true => "external",
@@ -64,6 +73,46 @@ pub fn title(node: &Node) -> (String, String) {
             };
             (peer.name.clone(), sub.to_string())
         }
+        NodeKind::Ambiguous { addr, hosts } => {
+            (addr.clone(), format!("on {}: which?", hosts.join(", ")))
+        }
+        NodeKind::Host(host) => (host.clone(), "host".to_string()),
+    };
+    (printable(&title), printable(&sub))
+}
+
+/// What kind of node, as `detail__kind` and the pictures' classes say it.
+pub fn kind(node: &Node) -> &'static str {
+    match node.kind {
+        NodeKind::Service(_) => "service",
+        NodeKind::Port(_) => "port",
+        NodeKind::External(_) => "external",
+        NodeKind::Ambiguous { .. } => "ambiguous",
+        NodeKind::Host(_) => "host",
+    }
+}
+
+/// Label values are data: a control character (a NUL, an escape, a line
+/// feed) in one is shown as `\xNN`, never passed to a format that would
+/// act on it or reject the file.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c.is_control() {
+            true => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            false => out.push(c),
+        }
+    }
+    out
+}
+
+/// `n` and the word, singular or plural: "1 host", "2 hosts".
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
     }
 }
 
@@ -105,13 +154,12 @@ fn count(value: f64, units: Units) -> String {
 /// failures and retransmits where there are any.
 pub fn edge_lines(edge: &Edge, units: Units) -> Vec<String> {
     let t = &edge.traffic;
+    let open = match t.open == 1.0 {
+        true => "1 conn".to_string(),
+        false => format!("{:.0} conns", t.open),
+    };
     let mut lines = vec![
-        format!(
-            ":{} · {:.0} conn{}",
-            edge.port,
-            t.open,
-            if t.open == 1.0 { "" } else { "s" }
-        ),
+        format!(":{} · {open}", printable(&edge.port)),
         format!(
             "→ {} ← {}",
             human(t.bytes_out, units),
@@ -119,13 +167,18 @@ pub fn edge_lines(edge: &Edge, units: Units) -> Vec<String> {
         ),
     ];
     if t.connect_failures > 0.0 {
-        lines.push(format!(
-            "{} failed connects",
-            count(t.connect_failures, units)
-        ));
+        let word = match units == Units::Totals && t.connect_failures == 1.0 {
+            true => "failed connect",
+            false => "failed connects",
+        };
+        lines.push(format!("{} {word}", count(t.connect_failures, units)));
     }
     if t.retransmits > 0.0 {
-        lines.push(format!("{} retransmits", count(t.retransmits, units)));
+        let word = match units == Units::Totals && t.retransmits == 1.0 {
+            true => "retransmit",
+            false => "retransmits",
+        };
+        lines.push(format!("{} {word}", count(t.retransmits, units)));
     }
     lines
 }
@@ -153,5 +206,8 @@ mod tests {
         assert_eq!(human(3.0 * 1024.0 * 1024.0, Units::PerSecond), "3.0 MiB/s");
         assert_eq!(short(&"a".repeat(64)), "aaaaaaaaaaaa");
         assert_eq!(short("netns:4026531840"), "netns:4026531840");
+        assert_eq!(printable("a\0b\u{1b}[2J\n"), "a\\x00b\\x1b[2J\\x0a");
+        assert_eq!(counted(1, "host", "hosts"), "1 host");
+        assert_eq!(counted(0, "host", "hosts"), "0 hosts");
     }
 }

@@ -3,7 +3,8 @@
 //! `instance`, shown by its `planet_host_info` hostname.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{families, fleet, unique_names, HostSample};
 use crate::error::Error;
@@ -18,14 +19,38 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// An instant query's answer: each series' labels and value.
 type Vector = Vec<(BTreeMap<String, String>, f64)>;
 
-/// Every instance's planet series from the Prometheus HTTP API at `url`.
-pub fn from_prometheus(url: &str, window: Duration) -> Result<Fleet, Error> {
+/// A store that answers the Prometheus HTTP API, and what it takes to
+/// reach it.
+#[derive(Debug, Clone, Default)]
+pub struct Store {
+    /// http:// or https://, a path prefix kept; user:password@ in it
+    /// authenticates.
+    pub url: String,
+    /// More CA certificates (PEM) to trust besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// A token for `Authorization: Bearer`.
+    pub bearer_token_file: Option<PathBuf>,
+    /// `user:password` for HTTP basic authentication.
+    pub basic_auth_file: Option<PathBuf>,
+    /// Sent with every query.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Every instance's planet series from the store, rates over `window`,
+/// evaluated at `at`.
+pub fn from_prometheus(store: &Store, window: Duration, at: SystemTime) -> Result<Fleet, Error> {
+    let url = store.url.as_str();
     let base = url.trim_end_matches('/');
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(QUERY_TIMEOUT))
         .max_redirects(0)
+        .user_agent(concat!("planet/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
+    let time = at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+        .to_string();
     let window = format!("{}s", window.as_secs().max(1));
     let mut samples = Vec::new();
     let mut hostnames: BTreeMap<String, String> = BTreeMap::new();
@@ -34,7 +59,7 @@ pub fn from_prometheus(url: &str, window: Duration) -> Result<Fleet, Error> {
             true => format!("rate({family}[{window}])"),
             false => family.to_string(),
         };
-        for (mut labels, value) in query_vector(&agent, base, &query)? {
+        for (mut labels, value) in query_vector(&agent, base, &query, &time)? {
             let instance = labels.remove("instance").unwrap_or_default();
             labels.remove("job");
             labels.remove("__name__");
@@ -65,7 +90,7 @@ pub fn from_prometheus(url: &str, window: Duration) -> Result<Fleet, Error> {
 }
 
 /// One instant query's vector: each sample's labels and value.
-fn query_vector(agent: &ureq::Agent, base: &str, query: &str) -> Result<Vector, Error> {
+fn query_vector(agent: &ureq::Agent, base: &str, query: &str, time: &str) -> Result<Vector, Error> {
     let url = format!("{base}/api/v1/query");
     let fail = |problem: String| Error::Remote {
         url: base.to_string(),
@@ -74,6 +99,7 @@ fn query_vector(agent: &ureq::Agent, base: &str, query: &str) -> Result<Vector, 
     let mut response = agent
         .get(&url)
         .query("query", query)
+        .query("time", time)
         .call()
         .map_err(|e| fail(e.to_string()))?;
     let body = response
