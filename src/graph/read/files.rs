@@ -1,7 +1,7 @@
 //! The `.prom` files of several hosts: totals, each host named by its
 //! `planet_host_info{hostname}`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::{fleet, unique_names, HostSample};
 use crate::error::Error;
@@ -13,8 +13,9 @@ use crate::schema::{label, HOST_INFO};
 /// A host's page: far below this.
 const MAX_FILE: u64 = 64 << 20;
 
-/// Each file is a host, named by its hostname; a name two files share
-/// falls back to each file's own name, so no two hosts merge.
+/// Each file is a host, named by its hostname; a hostname two files share
+/// (two `localhost`s) falls back to each file's path as given, so no two
+/// hosts merge.
 pub fn from_files(paths: &[PathBuf]) -> Result<Fleet, Error> {
     let mut pages = Vec::new();
     for path in paths {
@@ -28,7 +29,7 @@ pub fn from_files(paths: &[PathBuf]) -> Result<Fleet, Error> {
             .and_then(|s| s.labels.iter().find(|(k, _)| k == label::HOSTNAME.name))
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
-        pages.push((hostname, file_name(path), page));
+        pages.push((hostname, path.display().to_string(), page));
     }
     let names: Vec<(String, String)> = (pages.iter())
         .map(|(hostname, file, _)| (hostname.clone(), file.clone()))
@@ -46,11 +47,4 @@ pub fn from_files(paths: &[PathBuf]) -> Result<Fleet, Error> {
     }
     let looked_in: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     fleet(samples, &looked_in.join(", "))
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
 }
