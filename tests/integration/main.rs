@@ -10,6 +10,8 @@ mod containers;
 mod dependencies;
 mod faults;
 mod graph;
+mod graph_history;
+mod graph_join;
 mod hardening;
 mod health;
 mod hostile;

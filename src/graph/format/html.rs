@@ -60,7 +60,7 @@ pub fn render(graph: &Graph, units: Units) -> String {
         let _ = writeln!(
             svg,
             "<g class=\"{class}\"><title>{}</title><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"8\"/><text x=\"{}\" y=\"{}\" class=\"title\">{}</text><text x=\"{}\" y=\"{}\" class=\"sub\">{}</text></g>",
-            xml(&node.id),
+            xml(&super::printable(&node.id)),
             place.x,
             place.y,
             place.w,
