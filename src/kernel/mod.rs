@@ -5,7 +5,8 @@
 //!   [`socket::SockRecord`]s;
 //! - [`destroy`] listens for sockets the kernel frees between two runs,
 //!   in every namespace, on one poller thread;
-//! - [`procmap`] maps socket inodes to the processes holding them;
+//! - [`procmap`] maps socket inodes to the processes holding them, and
+//!   [`names`] gives each its whole name;
 //! - [`sysctl`] reads the settings that change what a socket means;
 //! - [`netns`] enters another network namespace to read its sockets there,
 //!   [`addresses`] lists a namespace's addresses;
@@ -20,6 +21,7 @@ pub mod census;
 pub mod cgroup;
 pub mod destroy;
 pub mod fds;
+pub mod names;
 pub mod netlink;
 pub mod netns;
 pub mod procmap;

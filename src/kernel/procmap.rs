@@ -2,8 +2,9 @@
 //! holding it -> its `comm`.
 //!
 //! Only `/proc/PID/fd` links, `/proc/PID/stat` (for the start time) and
-//! `/proc/PID/comm` are read; never a process's command line or
-//! environment, which hold secrets.
+//! `/proc/PID/comm` are read, and for a comm the kernel cut at 15 bytes the
+//! file names of the exe link and of argv[0] ([`names`]); never the rest of
+//! a process's command line, nor its environment, which hold secrets.
 //!
 //! Several processes hold a socket when a server forks workers. The one
 //! that has run longest names it (the parent), not the lowest pid: pids
@@ -38,6 +39,7 @@ use procfs::ProcError;
 use rustix::fs::{Dir, OFlags};
 
 use super::census::{self, Census};
+use super::names;
 
 /// However well a map still fits, `--loop` walks /proc again after this
 /// long, so that a socket handed to another process is seen within it.
@@ -180,8 +182,9 @@ impl ProcessMap {
     }
 }
 
-/// Who a process is now: pid, start time and `comm` (up to 15 bytes of
-/// anything but NUL), read through its open directory. None once it exited.
+/// Who a process is now: pid, start time and name (its `comm`, up to 15
+/// bytes of anything but NUL, made whole where the kernel cut it; see
+/// [`names`]), read through its open directory. None once it exited.
 fn identify(process: &Process) -> Option<Owner> {
     let stat = process.stat().ok()?;
     let mut comm = Vec::with_capacity(16);
@@ -197,7 +200,7 @@ fn identify(process: &Process) -> Option<Owner> {
     Some(Owner {
         pid: u32::try_from(process.pid).ok()?,
         parent: u32::try_from(stat.ppid).unwrap_or(0),
-        name: String::from_utf8_lossy(&comm).into_owned(),
+        name: String::from_utf8_lossy(&names::whole(process, &comm)).into_owned(),
         started: stat.starttime,
         container: None,
     })
@@ -341,8 +344,10 @@ mod tests {
         let map = ProcessMap::scan([inode], &census);
         let owner = map.owner(inode).expect("our own socket has an owner");
         assert_eq!(owner.pid, std::process::id());
-        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
-        assert_eq!(owner.name, comm.trim_end());
+        let comm = std::fs::read("/proc/self/comm").unwrap();
+        let me = Process::myself().unwrap();
+        let whole = names::whole(&me, comm.strip_suffix(b"\n").unwrap());
+        assert_eq!(owner.name.as_bytes(), whole);
         assert_eq!(map.name(1), "");
 
         // Still fits: reused as it is. A new inode: walked again.

@@ -216,7 +216,7 @@ fn loop_counts_connections_that_open_and_close_between_two_samples() {
         server.read_to_end(&mut rest).unwrap(); // the client's FIN
         drop(server);
     }
-    let name = fs::read_to_string("/proc/self/comm").unwrap();
+    let name = own_process_name();
     let up = format!(
         r#"protocol="tcp",process="",container="",name="127.0.0.1",domain="",addr="127.0.0.1",port="{port}""#
     );
@@ -356,7 +356,7 @@ fn max_peers_folds_the_smallest_peers_and_exclude_peer_drops_them() {
             .into_iter()
             .filter(|l| l.contains("direction=\"in\""))
             .collect();
-        let comm = fs::read_to_string("/proc/self/comm").unwrap();
+        let comm = own_process_name();
         let line = |name: &str, addr: &str, bytes: u64| {
             format!(
                 r#"planet_downstream_bytes_total{{protocol="tcp",process="{}",container="",name="{name}",domain="",addr="{addr}",port="{port}",direction="in"}} {bytes}"#,

@@ -15,6 +15,7 @@ mod graph_join;
 mod hardening;
 mod health;
 mod hostile;
+mod names;
 mod naming;
 mod output;
 mod packaging;

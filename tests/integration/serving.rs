@@ -133,7 +133,7 @@ fn backlog_counts_connections_waiting_to_be_accepted() {
     let port = port_of(listener.local_addr());
     let _waiting = queue_connections(&listener, 3);
     let text = collect_stdout(&[]);
-    let name = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let name = own_process_name();
     let labels = format!(
         r#"{{protocol="tcp",name="{}",container="",addr="127.0.0.1",port="{port}"}}"#,
         name.trim_end()

@@ -223,6 +223,20 @@ pub fn collect_stdout(extra: &[&str]) -> String {
     previous
 }
 
+/// This test process's name as planet writes it: its `comm`, made whole
+/// from its executable's file name when the kernel cut it at 15 bytes (the
+/// test binary's name, with its hash, is longer).
+pub fn own_process_name() -> String {
+    let comm = std::fs::read_to_string("/proc/self/comm").expect("our comm");
+    let comm = comm.trim_end_matches('\n');
+    let exe = std::env::current_exe().expect("our exe");
+    let exe = exe.file_name().expect("a file name").to_string_lossy();
+    match comm.len() == 15 && exe.len() > 15 && exe.starts_with(comm) {
+        true => exe.into_owned(),
+        false => comm.to_string(),
+    }
+}
+
 /// What a run said on stderr, as text.
 pub fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
