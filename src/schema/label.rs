@@ -9,11 +9,11 @@ pub const PROTOCOL: Label = Label {
 };
 pub const NAME: Label = Label {
     name: "name",
-    help: "On `planet_serving*`, the serving process's name. On dependency series, the peer's name: from `--inventory`, else the first label of its PTR name, else its address; `other` for folded peers.",
+    help: "On `planet_serving*`, the serving process's name (made whole as `process`). On dependency series, the peer's name: from `--inventory`, else the first label of its PTR name, else its address; `other` for folded peers.",
 };
 pub const PROCESS: Label = Label {
     name: "process",
-    help: "The local process's name (`comm`); `\"\"` when it cannot be seen; `other` in the series the state's cap folds processes into.",
+    help: "The local process's name: its `comm`, made whole from its executable's (or argv[0]'s) file name when the kernel cut it at 15 bytes; `\"\"` when it cannot be seen; `other` in the series the state's cap folds processes into.",
 };
 pub const CONTAINER: Label = Label {
     name: "container",
