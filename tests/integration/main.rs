@@ -18,5 +18,6 @@ mod hostile;
 mod naming;
 mod output;
 mod packaging;
+mod promql;
 mod serving;
 mod wrap;
