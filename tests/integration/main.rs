@@ -19,5 +19,6 @@ mod names;
 mod naming;
 mod output;
 mod packaging;
+mod promql;
 mod serving;
 mod wrap;
