@@ -245,3 +245,27 @@ fn the_man_page_reads_cleanly() {
         "defaults and env"
     );
 }
+
+/// The .deb's control file as Cargo.toml declares it: a one-line summary
+/// that fits in 80 columns (`apt search` cuts it there), and
+/// node_exporter, which reads the file planet writes, recommended.
+/// (`scripts/check-deb` checks the same in the built package.)
+#[test]
+fn the_package_recommends_node_exporter_and_sums_itself_up_in_a_line() {
+    let manifest = shipped("Cargo.toml");
+    let field = |name: &str| {
+        manifest
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} = \"")))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("no {name} in Cargo.toml"))
+            .to_string()
+    };
+    let summary = field("description");
+    assert!(
+        summary.chars().count() < 80,
+        "{} characters: {summary}",
+        summary.len()
+    );
+    assert_eq!(field("recommends"), "prometheus-node-exporter");
+}
