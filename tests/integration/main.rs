@@ -12,6 +12,7 @@ mod faults;
 mod graph;
 mod graph_history;
 mod graph_join;
+mod graph_picture;
 mod hardening;
 mod health;
 mod hostile;

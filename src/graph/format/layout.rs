@@ -1,179 +1,178 @@
-//! A layered layout for the HTML page, left to right: clients before the
-//! servers they call. Our own rather than a crate's: the graph is a few
-//! hundred boxes at most, the rule fits in this file, and the page must be
-//! the same bytes for the same input (a layout crate that iterates to
-//! convergence need not be).
+//! The HTML page's layout, left to right: clients before the servers they
+//! call. Our own rather than a crate's: the page must be the same bytes for
+//! the same input, it must hold its promises (no edge through a box it does
+//! not end at, labels clear of boxes and of each other), and it must stay
+//! near-linear at 150,000 edges.
 //!
-//! A node's layer is the longest chain of calls that leads to it (cycles
-//! are cut by bounding the passes at the number of nodes); within a layer,
-//! nodes are ordered by the mean position of their callers, then by id.
+//! Boxes stand on a grid ([`rank`]): a column per layer, and rows shared
+//! by every column, so the corridors between columns and the bands between
+//! rows hold no box. Every edge is a polyline ([`route`]): out of its
+//! source's right side into the corridor beside it, along a lane of a band,
+//! down the corridor before its target, into the target's left side (or
+//! straight across when the two boxes face each other). A label sits in its
+//! edge's lane, in a part of a corridor where no line runs up or down.
+//!
+//! Text is measured, not guessed: the page draws it in a monospace font of
+//! fixed size, so a label's rectangle is its widest line's character cells
+//! times [`LABEL_CHAR`], and a test can trust it.
+
+mod lanes;
+mod rank;
+mod route;
 
 use std::collections::HashMap;
 
 use crate::graph::model::Graph;
 
-const BOX_W: f64 = 230.0;
-const BOX_H: f64 = 52.0;
-/// Room between layers for the edges' labels.
-const LAYER_GAP: f64 = 170.0;
-const ROW_GAP: f64 = 46.0;
-const MARGIN: f64 = 20.0;
+/// Label text: monospace, this many pixels high.
+pub const LABEL_FONT: f64 = 10.0;
+/// What one character cell of label text takes, with room to spare (the
+/// usual monospace advance at 10 px is 6.0).
+pub const LABEL_CHAR: f64 = 6.2;
+/// From one line of label text to the next.
+pub const LABEL_LINE: f64 = 12.0;
+/// Between a label's text and its rectangle's sides, and top and bottom.
+pub const LABEL_PAD_X: f64 = 4.0;
+pub const LABEL_PAD_Y: f64 = 3.0;
+/// A box's title (bold) and the line under it: font sizes and cells.
+pub const TITLE_FONT: f64 = 13.0;
+pub const TITLE_CHAR: f64 = 8.0;
+pub const SUB_FONT: f64 = 11.0;
+pub const SUB_CHAR: f64 = 6.8;
+pub const BOX_PAD_X: f64 = 10.0;
+/// A box's least height; taller when many edges meet one of its sides.
+pub const BOX_H: f64 = 44.0;
+const BOX_MIN_W: f64 = 100.0;
+/// At most this many character cells of a title, a subtitle or a label
+/// line are drawn; the rest is an ellipsis (the whole id is the box's and
+/// the edge's tooltip).
+pub const TITLE_CELLS: usize = 40;
+pub const SUB_CELLS: usize = 48;
+pub const LABEL_CELLS: usize = 44;
 
+/// An axis-aligned rectangle.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Place {
+pub struct Rect {
     pub x: f64,
     pub y: f64,
     pub w: f64,
     pub h: f64,
 }
 
-impl Place {
-    pub fn left(&self) -> f64 {
-        self.x
-    }
+impl Rect {
     pub fn right(&self) -> f64 {
         self.x + self.w
+    }
+    pub fn bottom(&self) -> f64 {
+        self.y + self.h
     }
     pub fn middle(&self) -> f64 {
         self.y + self.h / 2.0
     }
 }
 
+/// An edge as drawn: its polyline, from the source's side to the target's,
+/// and its label's rectangle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub points: Vec<(f64, f64)>,
+    pub label: Rect,
+}
+
 pub struct Layout {
-    places: HashMap<String, Place>,
+    /// Every node's box, by the node's index.
+    pub boxes: Vec<Rect>,
+    /// Every edge's route, by the edge's index; `None` when an end is not
+    /// a node of the graph.
+    pub routes: Vec<Option<Route>>,
     pub width: f64,
     pub height: f64,
 }
 
-impl Layout {
-    pub fn of(graph: &Graph) -> Layout {
-        let index: HashMap<&str, usize> = graph
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.as_str(), i))
-            .collect();
-        let edges: Vec<(usize, usize)> = graph
-            .edges
-            .iter()
-            .filter_map(|e| {
-                Some((
-                    *index.get(e.source.as_str())?,
-                    *index.get(e.target.as_str())?,
-                ))
-            })
-            .filter(|(s, t)| s != t)
-            .collect();
-        // Longest path from a source, relaxed at most once per node.
-        let mut layer = vec![0usize; graph.nodes.len()];
-        for _ in 0..graph.nodes.len() {
-            let mut changed = false;
-            for &(s, t) in &edges {
-                if layer[t] < layer[s] + 1 && layer[s] + 1 < graph.nodes.len() {
-                    layer[t] = layer[s] + 1;
-                    changed = true;
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
-        let layers = layer.iter().max().map_or(0, |m| m + 1);
-        let mut rows: Vec<Vec<usize>> = vec![Vec::new(); layers];
-        let mut row_of = vec![0.0f64; graph.nodes.len()];
-        for (l, row) in rows.iter_mut().enumerate() {
-            let mut members: Vec<(f64, usize)> = (0..graph.nodes.len())
-                .filter(|&n| layer[n] == l)
-                .map(|n| {
-                    let callers: Vec<f64> = edges
-                        .iter()
-                        .filter(|&&(s, t)| t == n && layer[s] < l)
-                        .map(|&(s, _)| row_of[s])
-                        .collect();
-                    let mean = match callers.is_empty() {
-                        true => f64::MAX,
-                        false => callers.iter().sum::<f64>() / callers.len() as f64,
-                    };
-                    (mean, n)
-                })
-                .collect();
-            // By callers' mean position, then by id (the nodes' order).
-            members.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            for (i, (_, n)) in members.iter().enumerate() {
-                row_of[*n] = i as f64;
-            }
-            *row = members.into_iter().map(|(_, n)| n).collect();
-        }
-        let mut places = HashMap::new();
-        for (l, row) in rows.iter().enumerate() {
-            for (i, &n) in row.iter().enumerate() {
-                let place = Place {
-                    x: MARGIN + l as f64 * (BOX_W + LAYER_GAP),
-                    y: MARGIN + i as f64 * (BOX_H + ROW_GAP),
-                    w: BOX_W,
-                    h: BOX_H,
-                };
-                places.insert(graph.nodes[n].id.clone(), place);
-            }
-        }
-        let tallest = rows.iter().map(Vec::len).max().unwrap_or(0) as f64;
-        Layout {
-            places,
-            width: 2.0 * MARGIN
-                + layers as f64 * BOX_W
-                + layers.saturating_sub(1) as f64 * LAYER_GAP,
-            height: 2.0 * MARGIN + tallest * BOX_H + (tallest - 1.0).max(0.0) * ROW_GAP,
-        }
-    }
+/// Character cells of monospace text: East Asian wide characters and
+/// emoji take two.
+pub fn cells(text: &str) -> usize {
+    text.chars().map(|c| 1 + usize::from(wide(c))).sum()
+}
 
-    pub fn place(&self, id: &str) -> Option<Place> {
-        self.places.get(id).copied()
+fn wide(c: char) -> bool {
+    matches!(u32::from(c),
+        0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6
+        | 0x1F000..=0x1FAFF | 0x20000..=0x3FFFD)
+}
+
+/// `text` cut to at most `most` cells, an ellipsis marking the cut.
+pub fn clipped(text: &str, most: usize) -> String {
+    if cells(text) <= most {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = 1 + usize::from(wide(c));
+        if used + w > most - 1 {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// A label's width and height, from its lines (already clipped).
+pub fn label_size(lines: &[String]) -> (f64, f64) {
+    let widest = lines.iter().map(|l| cells(l)).max().unwrap_or(0);
+    (
+        widest as f64 * LABEL_CHAR + 2.0 * LABEL_PAD_X,
+        lines.len() as f64 * LABEL_LINE + 2.0 * LABEL_PAD_Y,
+    )
+}
+
+/// A box's width, from its title and subtitle (already clipped).
+pub fn box_width(title: &str, sub: &str) -> f64 {
+    let text = (cells(title) as f64 * TITLE_CHAR).max(cells(sub) as f64 * SUB_CHAR);
+    (text + 2.0 * BOX_PAD_X).max(BOX_MIN_W)
+}
+
+impl Layout {
+    /// Lays out `graph`: `texts[i]` is node i's (title, subtitle) and
+    /// `labels[i]` edge i's lines, as the page draws them.
+    pub fn of(graph: &Graph, texts: &[(String, String)], labels: &[Vec<String>]) -> Layout {
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(graph.nodes.len());
+        for (i, node) in graph.nodes.iter().enumerate() {
+            index.entry(node.id.as_str()).or_insert(i);
+        }
+        let wires: Vec<route::Wire> = (graph.edges.iter().zip(labels).enumerate())
+            .filter_map(|(edge, (e, lines))| {
+                Some(route::Wire {
+                    edge,
+                    source: *index.get(e.source.as_str())?,
+                    target: *index.get(e.target.as_str())?,
+                    label: label_size(lines),
+                })
+            })
+            .collect();
+        let links: Vec<(usize, usize)> = (wires.iter())
+            .filter(|w| w.source != w.target)
+            .map(|w| (w.source, w.target))
+            .collect();
+        let grid = rank::grid(graph.nodes.len(), &links);
+        let widths: Vec<f64> = texts.iter().map(|(t, s)| box_width(t, s)).collect();
+        let drawn = route::route(&grid, &widths, &wires);
+        let mut routes = vec![None; graph.edges.len()];
+        for (wire, r) in wires.iter().zip(drawn.routes) {
+            routes[wire.edge] = Some(r);
+        }
+        Layout {
+            boxes: drawn.boxes,
+            routes,
+            width: drawn.width,
+            height: drawn.height,
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::graph::model::{Edge, Node, NodeKind, Peer, Traffic};
-
-    fn node(id: &str) -> Node {
-        Node {
-            id: id.into(),
-            kind: NodeKind::External(Peer {
-                name: id.into(),
-                addr: id.into(),
-            }),
-            change: None,
-        }
-    }
-
-    fn edge(source: &str, target: &str) -> Edge {
-        Edge {
-            id: format!("{source}->{target}:1"),
-            source: source.into(),
-            target: target.into(),
-            port: "1".into(),
-            traffic: Traffic::default(),
-            change: None,
-        }
-    }
-
-    #[test]
-    fn callers_stand_left_of_what_they_call_and_cycles_end() {
-        let graph = Graph {
-            grouped: false,
-            nodes: ["a", "b", "c", "d"].map(node).to_vec(),
-            edges: vec![
-                edge("a", "b"),
-                edge("b", "c"),
-                edge("a", "c"),
-                edge("c", "b"),
-            ],
-        };
-        let layout = Layout::of(&graph);
-        let x = |id| layout.place(id).unwrap().x;
-        assert!(x("a") < x("b"));
-        assert_eq!(x("d"), x("a"), "no caller: the first layer");
-        assert!(layout.width > 0.0 && layout.height > 0.0);
-    }
-}
+mod tests;
