@@ -4,9 +4,9 @@
 //! and event counters as rates over a window. Both hand their samples to
 //! [`fleet`], which reads them through the schema into typed hosts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::model::{Address, Dependency, Fleet, Peer, Serving, Traffic};
+use super::model::{Address, Dependency, Fleet, Host, Peer, Serving, Traffic};
 use crate::error::Error;
 use crate::schema::{self, label};
 
@@ -83,39 +83,74 @@ fn dependency_family(name: &str) -> Option<(bool, Reading)> {
 /// The hosts' data from their samples. `looked_in` names where they came
 /// from, for the error when there is no planet series at all.
 pub fn fleet(samples: Vec<HostSample>, looked_in: &str) -> Result<Fleet, Error> {
-    /// A dependency series' identity on one host, by its labels.
-    type Key = (String, bool, [String; 6]);
-    let mut hosts: Fleet = BTreeMap::new();
-    let mut rows: BTreeMap<Key, Dependency> = BTreeMap::new();
-    let mut found = false;
+    let mut builder = Builder::default();
     for sample in samples {
-        let get = |l: schema::Label| sample.labels.get(l.name).cloned().unwrap_or_default();
-        let host = hosts.entry(sample.host.clone()).or_default();
-        let family = sample.family.as_str();
+        let labels = &sample.labels;
+        builder.add(
+            &sample.host,
+            &sample.family,
+            |l| labels.get(l).map(String::as_str),
+            sample.value,
+        );
+    }
+    builder.finish(&BTreeMap::new(), looked_in)
+}
+
+/// A dependency series' identity on one host, by its labels.
+#[derive(PartialEq, Eq, Hash)]
+struct RowKey {
+    host: String,
+    downstream: bool,
+    /// protocol, process, container, name, addr, port.
+    labels: [String; 6],
+}
+
+/// The fleet, built a sample at a time, so that a reader may drop each
+/// page or answer as soon as it is added (150,000 edges' pages held at
+/// once, with a label map per sample, took a run past 1 GiB).
+#[derive(Default)]
+pub struct Builder {
+    hosts: BTreeMap<String, Host>,
+    rows: HashMap<RowKey, Traffic>,
+    found: bool,
+}
+
+impl Builder {
+    /// Adds one sample of `host`'s: its family, a look-up of its labels by
+    /// name, its value. Families the graph does not read are passed over.
+    pub fn add<'a>(
+        &mut self,
+        host: &str,
+        family: &str,
+        label: impl Fn(&str) -> Option<&'a str>,
+        value: f64,
+    ) {
+        let get = |l: schema::Label| label(l.name).unwrap_or_default().to_string();
         if family == schema::HOST_INFO.name {
-            found = true;
-            continue;
+            self.found = true;
+            self.hosts.entry(host.to_string()).or_default();
+            return;
         }
         if family == schema::ADDRESS.name {
-            host.addresses.push(Address {
+            self.host(host).addresses.push(Address {
                 addr: get(label::ADDR),
                 container: get(label::CONTAINER),
             });
-            continue;
+            return;
         }
         if family == schema::SERVING.name {
-            host.serving.push(Serving {
+            self.host(host).serving.push(Serving {
                 protocol: get(label::PROTOCOL),
                 container: get(label::CONTAINER),
                 process: get(label::NAME),
                 port: get(label::PORT),
             });
-            continue;
+            return;
         }
         let Some((downstream, reading)) = dependency_family(family) else {
-            continue;
+            return;
         };
-        found = true;
+        self.found = true;
         let labels = [
             label::PROTOCOL,
             label::PROCESS,
@@ -125,47 +160,75 @@ pub fn fleet(samples: Vec<HostSample>, looked_in: &str) -> Result<Fleet, Error> 
             label::PORT,
         ]
         .map(get);
-        let row = rows
-            .entry((sample.host, downstream, labels.clone()))
-            .or_insert_with(|| {
-                let [protocol, process, container, name, addr, port] = labels;
-                Dependency {
-                    protocol,
-                    process,
-                    container,
-                    peer: Peer { name, addr },
-                    port,
-                    traffic: Traffic::default(),
-                }
-            });
-        let traffic = &mut row.traffic;
+        let key = RowKey {
+            host: host.to_string(),
+            downstream,
+            labels,
+        };
+        let traffic = self.rows.entry(key).or_default();
         match reading {
-            Reading::Open => traffic.open = sample.value,
-            Reading::Bytes => match sample.labels.get(label::DIRECTION.name).map(String::as_str) {
-                Some("out") => traffic.bytes_out = sample.value,
-                _ => traffic.bytes_in = sample.value,
+            Reading::Open => traffic.open = value,
+            Reading::Bytes => match label(label::DIRECTION.name) {
+                Some("out") => traffic.bytes_out = value,
+                _ => traffic.bytes_in = value,
             },
-            Reading::Failures => traffic.connect_failures = sample.value,
-            Reading::Retransmits => traffic.retransmits = sample.value,
+            Reading::Failures => traffic.connect_failures = value,
+            Reading::Retransmits => traffic.retransmits = value,
         }
     }
-    if !found {
-        return Err(Error::NoSeries {
-            looked_in: looked_in.to_string(),
-        });
+
+    fn host(&mut self, name: &str) -> &mut Host {
+        self.hosts.entry(name.to_string()).or_default()
     }
-    for ((name, downstream, _), row) in rows {
-        let host = hosts.entry(name).or_default();
-        match downstream {
-            false => host.upstream.push(row),
-            true => host.downstream.push(row),
+
+    /// The fleet, each host under its name in `names` (else the one it was
+    /// added under); an error naming `looked_in` if no planet series came.
+    pub fn finish(self, names: &BTreeMap<String, String>, looked_in: &str) -> Result<Fleet, Error> {
+        if !self.found {
+            return Err(Error::NoSeries {
+                looked_in: looked_in.to_string(),
+            });
         }
+        let name = |host: String| names.get(&host).cloned().unwrap_or(host);
+        let mut hosts: Fleet = BTreeMap::new();
+        for (host, data) in self.hosts {
+            hosts.insert(name(host), data);
+        }
+        for (key, traffic) in self.rows {
+            let [protocol, process, container, peer, addr, port] = key.labels;
+            let row = Dependency {
+                protocol,
+                process,
+                container,
+                peer: Peer { name: peer, addr },
+                port,
+                traffic,
+            };
+            let host = hosts.entry(name(key.host)).or_default();
+            match key.downstream {
+                false => host.upstream.push(row),
+                true => host.downstream.push(row),
+            }
+        }
+        for host in hosts.values_mut() {
+            host.addresses.sort();
+            host.addresses.dedup();
+            host.serving.sort();
+            host.serving.dedup();
+            // The map gave them in no order: by their labels, for the same
+            // graph every time.
+            let order = |d: &Dependency| {
+                (
+                    d.protocol.clone(),
+                    d.process.clone(),
+                    d.container.clone(),
+                    d.peer.clone(),
+                    d.port.clone(),
+                )
+            };
+            host.upstream.sort_by_cached_key(order);
+            host.downstream.sort_by_cached_key(order);
+        }
+        Ok(hosts)
     }
-    for host in hosts.values_mut() {
-        host.addresses.sort();
-        host.addresses.dedup();
-        host.serving.sort();
-        host.serving.dedup();
-    }
-    Ok(hosts)
 }
