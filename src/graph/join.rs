@@ -144,7 +144,7 @@ impl Graph {
     /// Joins the hosts' series into one graph.
     pub fn join(fleet: &Fleet) -> Graph {
         let mut owners: Owners = HashMap::new();
-        for (name, host) in fleet {
+        for (name, host) in &fleet.hosts {
             for address in &host.addresses {
                 owners
                     .entry(&address.addr)
@@ -154,7 +154,7 @@ impl Graph {
         }
         let mut served: Served = HashMap::new();
         let mut building = Building::default();
-        for (name, host) in fleet {
+        for (name, host) in &fleet.hosts {
             for s in &host.serving {
                 if !s.process.is_empty() {
                     building.node(service(name, &s.container, &s.process));
@@ -164,14 +164,14 @@ impl Graph {
                     .or_insert(&s.process);
             }
         }
-        for (name, host) in fleet {
+        for (name, host) in &fleet.hosts {
             for up in &host.upstream {
                 let client = building.node(service(name, &up.container, &up.process));
                 let server = building.node(target(&owners, &served, name, up));
                 building.edge(client, server, &up.port, &up.traffic, false);
             }
         }
-        for (name, host) in fleet {
+        for (name, host) in &fleet.hosts {
             for down in &host.downstream {
                 // A client that runs planet (or this host itself) already
                 // said so from its side.
@@ -184,18 +184,26 @@ impl Graph {
                 building.edge(client, server, &down.port, &down.traffic, true);
             }
         }
-        building.graph()
+        building.graph(&fleet.workloads)
     }
 }
 
 impl Building {
-    /// Nodes come sorted by id; an edge's id need not sort as its parts.
-    fn graph(self) -> Graph {
+    /// Nodes come sorted by id; an edge's id need not sort as its parts. A
+    /// container's service takes its workload's name.
+    fn graph(self, workloads: &BTreeMap<String, String>) -> Graph {
         let nodes = (self.nodes.into_iter())
-            .map(|(id, kind)| Node {
-                id,
-                kind,
-                change: None,
+            .map(|(id, kind)| {
+                let workload = match &kind {
+                    NodeKind::Service(s) => workloads.get(&s.container).cloned(),
+                    _ => None,
+                };
+                Node {
+                    id,
+                    kind,
+                    change: None,
+                    workload,
+                }
             })
             .collect();
         let mut edges: Vec<Edge> = (self.edges.into_iter())
@@ -259,9 +267,9 @@ mod tests {
 
     #[test]
     fn hosts_join_by_address_and_each_connection_counts_once() {
-        let mut fleet = Fleet::new();
+        let mut fleet = Fleet::default();
         // db serves 5432; api (in a container) calls it and a SaaS.
-        fleet.insert(
+        fleet.hosts.insert(
             "db".into(),
             Host {
                 addresses: vec![address("192.0.2.1", "")],
@@ -274,7 +282,7 @@ mod tests {
                 ..Host::default()
             },
         );
-        fleet.insert(
+        fleet.hosts.insert(
             "app".into(),
             Host {
                 addresses: vec![address("192.0.2.2", "c1")],
@@ -315,8 +323,8 @@ mod tests {
 
     #[test]
     fn loopback_joins_within_its_host_and_an_unserved_port_is_a_port_node() {
-        let mut fleet = Fleet::new();
-        fleet.insert(
+        let mut fleet = Fleet::default();
+        fleet.hosts.insert(
             "h".into(),
             Host {
                 upstream: vec![

@@ -8,8 +8,17 @@
 
 use std::collections::BTreeMap;
 
-/// Every host's series, by the host's shown name.
-pub type Fleet = BTreeMap<String, Host>;
+/// What the hosts reported, and what other exporters in the same store
+/// say of their containers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fleet {
+    /// Every host's series, by the host's shown name.
+    pub hosts: BTreeMap<String, Host>,
+    /// Container ID -> the name its operators know it by: from
+    /// kube-state-metrics `<namespace>/<pod>/<container>`, else cAdvisor's
+    /// `name`.
+    pub workloads: BTreeMap<String, String>,
+}
 
 /// One host, as its planet reported it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -153,6 +162,9 @@ pub struct Node {
     pub id: String,
     pub kind: NodeKind,
     pub change: Option<Change>,
+    /// A container's workload name, when the store knows it: the node's
+    /// title (its id keeps the container ID).
+    pub workload: Option<String>,
 }
 
 impl NodeKind {

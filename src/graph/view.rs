@@ -42,6 +42,7 @@ impl Graph {
                 .filter(|n| !now_nodes.contains(&n.id))
                 .map(|n| Node {
                     change: Some(Change::Gone),
+                    workload: None,
                     ..n
                 }),
         );
@@ -100,6 +101,7 @@ impl Graph {
                 id,
                 kind,
                 change: node.change,
+                workload: None,
             });
             grouped.change = merged(grouped.change, node.change);
         }
@@ -170,6 +172,7 @@ mod tests {
             id: kind.id(),
             kind,
             change: None,
+            workload: None,
         }
     }
 

@@ -312,6 +312,7 @@ mod tests {
             id: kind.id(),
             kind,
             change,
+            workload: None,
         }
     }
 
@@ -336,6 +337,7 @@ mod tests {
                 addr: "x".into(),
             }),
             change: Some(Change::Same),
+            workload: None,
         };
         let edge = Edge {
             id: format!("{}->{}:1", a.id, b.id),

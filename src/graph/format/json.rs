@@ -55,6 +55,9 @@ pub fn render(graph: &Graph, units: Units) -> String {
             if let Some(change) = node.change {
                 merge(&mut value, json!({ "detail__change": change.as_str() }));
             }
+            if let Some(workload) = &node.workload {
+                merge(&mut value, json!({ "detail__workload": workload }));
+            }
             value
         })
         .collect();

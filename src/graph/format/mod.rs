@@ -57,10 +57,14 @@ pub fn title(node: &Node) -> (String, String) {
                 "" => "?",
                 process => process,
             };
-            (
-                process.to_string(),
-                place(&service.host, &service.container),
-            )
+            match &node.workload {
+                // Known by its workload's name: that, and what runs where.
+                Some(workload) => (workload.clone(), format!("{process} on {}", service.host)),
+                None => (
+                    process.to_string(),
+                    place(&service.host, &service.container),
+                ),
+            }
         }
         NodeKind::Port(port) => (
             format!(":{}", port.port),

@@ -23,8 +23,10 @@ pub struct HostSample {
 
 /// The families the graph reads, and whether each is a counter (read as a
 /// rate from Prometheus).
-pub fn families() -> [(&'static str, bool); 10] {
+pub fn families() -> [(&'static str, bool); 12] {
     [
+        (KUBE_POD_CONTAINER_INFO, false),
+        (CONTAINER_LAST_SEEN, false),
         (schema::HOST_INFO.name, false),
         (schema::ADDRESS.name, false),
         (schema::SERVING.name, false),
@@ -36,6 +38,21 @@ pub fn families() -> [(&'static str, bool); 10] {
         (schema::UPSTREAM_RETRANSMITS.name, true),
         (schema::DOWNSTREAM_RETRANSMITS.name, true),
     ]
+}
+
+/// kube-state-metrics' family of pod containers, with their IDs.
+pub const KUBE_POD_CONTAINER_INFO: &str = "kube_pod_container_info";
+/// cAdvisor's family that names every container it knows (by `id`, its
+/// cgroup path, and `name`).
+pub const CONTAINER_LAST_SEEN: &str = "container_last_seen";
+
+/// The 64-hex container ID in a cAdvisor `id` (a cgroup path such as
+/// `/docker/<id>` or `/system.slice/docker-<id>.scope`).
+fn container_in_cadvisor_id(id: &str) -> Option<&str> {
+    let last = id.rsplit('/').next()?;
+    let last = last.strip_suffix(".scope").unwrap_or(last);
+    let id = last.rsplit('-').next()?;
+    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
 }
 
 /// Names for things (hosts) by what they call themselves, where that is
@@ -113,6 +130,10 @@ pub struct Builder {
     hosts: BTreeMap<String, Host>,
     rows: HashMap<RowKey, Traffic>,
     found: bool,
+    /// Container ID -> `<namespace>/<pod>/<container>`.
+    from_kubernetes: BTreeMap<String, String>,
+    /// Container ID -> cAdvisor's `name`.
+    from_cadvisor: BTreeMap<String, String>,
 }
 
 impl Builder {
@@ -126,6 +147,25 @@ impl Builder {
         value: f64,
     ) {
         let get = |l: schema::Label| label(l.name).unwrap_or_default().to_string();
+        if family == KUBE_POD_CONTAINER_INFO {
+            let id = label("container_id").and_then(|id| id.split_once("://"));
+            let (namespace, pod, container) =
+                (label("namespace"), label("pod"), label("container"));
+            if let (Some((_, id)), Some(namespace), Some(pod), Some(container)) =
+                (id, namespace, pod, container)
+            {
+                let title = format!("{namespace}/{pod}/{container}");
+                self.from_kubernetes.insert(id.to_string(), title);
+            }
+            return;
+        }
+        if family == CONTAINER_LAST_SEEN {
+            let id = label("id").and_then(container_in_cadvisor_id);
+            if let (Some(id), Some(name)) = (id, label("name").filter(|n| !n.is_empty())) {
+                self.from_cadvisor.insert(id.to_string(), name.to_string());
+            }
+            return;
+        }
         if family == schema::HOST_INFO.name {
             self.found = true;
             self.hosts.entry(host.to_string()).or_default();
@@ -190,7 +230,7 @@ impl Builder {
             });
         }
         let name = |host: String| names.get(&host).cloned().unwrap_or(host);
-        let mut hosts: Fleet = BTreeMap::new();
+        let mut hosts: BTreeMap<String, Host> = BTreeMap::new();
         for (host, data) in self.hosts {
             hosts.insert(name(host), data);
         }
@@ -229,6 +269,93 @@ impl Builder {
             host.upstream.sort_by_cached_key(order);
             host.downstream.sort_by_cached_key(order);
         }
-        Ok(hosts)
+        // kube-state-metrics' names first: they say namespace and pod too.
+        let mut workloads = self.from_cadvisor;
+        workloads.extend(self.from_kubernetes);
+        Ok(Fleet { hosts, workloads })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cadvisor_ids_give_the_container_id() {
+        let id = "3f1e4b2a9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
+        for path in [
+            format!("/docker/{id}"),
+            format!("/system.slice/docker-{id}.scope"),
+            format!("/kubepods.slice/kubepods-pod1.slice/cri-containerd-{id}.scope"),
+        ] {
+            assert_eq!(container_in_cadvisor_id(&path), Some(id), "{path}");
+        }
+        for path in [
+            "/",
+            "/system.slice",
+            "/docker",
+            "/user.slice/user-1000.slice",
+        ] {
+            assert_eq!(container_in_cadvisor_id(path), None, "{path}");
+        }
+    }
+
+    /// kube-state-metrics' name wins over cAdvisor's; a container not
+    /// started yet (no ID) names nothing.
+    #[test]
+    fn workloads_are_named_by_kubernetes_then_cadvisor() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let mut builder = Builder::default();
+        let add = |builder: &mut Builder, family: &str, labels: &[(&str, &str)]| {
+            let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
+            builder.add("ksm", family, |l| labels.get(l).copied(), 1.0);
+        };
+        let ksm = format!("containerd://{a}");
+        add(
+            &mut builder,
+            KUBE_POD_CONTAINER_INFO,
+            &[
+                ("namespace", "shop"),
+                ("pod", "cart-7d9f"),
+                ("container", "cart"),
+                ("container_id", &ksm),
+            ],
+        );
+        add(
+            &mut builder,
+            KUBE_POD_CONTAINER_INFO,
+            &[
+                ("namespace", "shop"),
+                ("pod", "new-1"),
+                ("container", "new"),
+                ("container_id", ""),
+            ],
+        );
+        let docker_a = format!("/docker/{a}");
+        let docker_b = format!("/docker/{b}");
+        add(
+            &mut builder,
+            CONTAINER_LAST_SEEN,
+            &[("id", &docker_a), ("name", "k8s_cart")],
+        );
+        add(
+            &mut builder,
+            CONTAINER_LAST_SEEN,
+            &[("id", &docker_b), ("name", "billing")],
+        );
+        add(
+            &mut builder,
+            CONTAINER_LAST_SEEN,
+            &[("id", "/"), ("name", "")],
+        );
+        add(&mut builder, schema::HOST_INFO.name, &[("hostname", "h")]);
+        let fleet = builder.finish(&BTreeMap::new(), "test").unwrap();
+        assert_eq!(
+            fleet.workloads,
+            BTreeMap::from([
+                (a, "shop/cart-7d9f/cart".to_string()),
+                (b, "billing".to_string())
+            ])
+        );
     }
 }

@@ -16,6 +16,7 @@ fn fleet(hosts: usize, calls: usize) -> Graph {
             id: kind.id(),
             kind,
             change: None,
+            workload: None,
         }
     };
     let mut nodes = Vec::new();

@@ -13,6 +13,7 @@ fn node(id: &str) -> Node {
             addr: id.into(),
         }),
         change: None,
+        workload: None,
     }
 }
 
