@@ -10,6 +10,7 @@ mod containers;
 mod dependencies;
 mod faults;
 mod graph;
+mod graph_store;
 mod hardening;
 mod health;
 mod hostile;
