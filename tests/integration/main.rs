@@ -13,6 +13,7 @@ mod graph;
 mod graph_history;
 mod graph_join;
 mod graph_picture;
+mod graph_store;
 mod graph_workloads;
 mod hardening;
 mod health;

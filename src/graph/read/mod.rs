@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::schema::{self, label};
 
 pub mod files;
+pub mod http;
 pub mod prometheus;
 
 /// One sample of a host: its family, labels and value.

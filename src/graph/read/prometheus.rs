@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::http::Client;
 use super::{families, fleet, unique_names, HostSample};
 use crate::error::Error;
 use crate::graph::model::Fleet;
@@ -39,14 +40,7 @@ pub struct Store {
 /// Every instance's planet series from the store, rates over `window`,
 /// evaluated at `at`.
 pub fn from_prometheus(store: &Store, window: Duration, at: SystemTime) -> Result<Fleet, Error> {
-    let url = store.url.as_str();
-    let base = url.trim_end_matches('/');
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(QUERY_TIMEOUT))
-        .max_redirects(0)
-        .user_agent(concat!("planet/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+    let client = Client::new(store, QUERY_TIMEOUT, MAX_BODY)?;
     let time = at
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -59,7 +53,7 @@ pub fn from_prometheus(store: &Store, window: Duration, at: SystemTime) -> Resul
             true => format!("rate({family}[{window}])"),
             false => family.to_string(),
         };
-        for (mut labels, value) in query_vector(&agent, base, &query, &time)? {
+        for (mut labels, value) in query_vector(&client, &query, &time)? {
             let instance = labels.remove("instance").unwrap_or_default();
             labels.remove("job");
             labels.remove("__name__");
@@ -86,28 +80,13 @@ pub fn from_prometheus(store: &Store, window: Duration, at: SystemTime) -> Resul
             sample.host = name.clone();
         }
     }
-    fleet(samples, base)
+    fleet(samples, client.shown())
 }
 
 /// One instant query's vector: each sample's labels and value.
-fn query_vector(agent: &ureq::Agent, base: &str, query: &str, time: &str) -> Result<Vector, Error> {
-    let url = format!("{base}/api/v1/query");
-    let fail = |problem: String| Error::Remote {
-        url: base.to_string(),
-        problem,
-    };
-    let mut response = agent
-        .get(&url)
-        .query("query", query)
-        .query("time", time)
-        .call()
-        .map_err(|e| fail(e.to_string()))?;
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_BODY)
-        .read_to_string()
-        .map_err(|e| fail(e.to_string()))?;
+fn query_vector(client: &Client, query: &str, time: &str) -> Result<Vector, Error> {
+    let fail = |problem: String| client.fail(problem);
+    let body = client.get("/api/v1/query", &[("query", query), ("time", time)])?;
     #[derive(serde::Deserialize)]
     struct Answer {
         status: String,
