@@ -517,7 +517,7 @@ fn every_query_carries_the_prefix_agent_headers_and_credentials() {
     ]));
     assert_success(&output);
     let heads = heard.all();
-    assert_eq!(heads.len(), 10, "one instant query per family: {heads:?}");
+    assert_eq!(heads.len(), 12, "one instant query per family: {heads:?}");
     for head in &heads {
         let line = head.lines().next().unwrap();
         assert!(

@@ -26,8 +26,6 @@ pub struct HostSample {
 /// rate from Prometheus).
 pub fn families() -> [(&'static str, bool); 12] {
     [
-        (KUBE_POD_CONTAINER_INFO, false),
-        (CONTAINER_LAST_SEEN, false),
         (schema::HOST_INFO.name, false),
         (schema::ADDRESS.name, false),
         (schema::SERVING.name, false),
@@ -38,6 +36,9 @@ pub fn families() -> [(&'static str, bool); 12] {
         (schema::UPSTREAM_CONNECT_FAILURES.name, true),
         (schema::UPSTREAM_RETRANSMITS.name, true),
         (schema::DOWNSTREAM_RETRANSMITS.name, true),
+        // Other exporters', for the containers' names, if the store has them.
+        (KUBE_POD_CONTAINER_INFO, false),
+        (CONTAINER_LAST_SEEN, false),
     ]
 }
 
