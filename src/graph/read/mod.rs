@@ -1,8 +1,9 @@
 //! Where the graph's series come from: the `.prom` files of several hosts
 //! ([`files`], totals), or any server that answers the Prometheus HTTP API
 //! ([`prometheus`]: Prometheus, Thanos, Mimir, VictoriaMetrics), with byte
-//! and event counters as rates over a window. Both hand their samples to
-//! [`fleet`], which reads them through the schema into typed hosts.
+//! and event counters as rates over a window. Both hand their samples, a
+//! page or an answer at a time, to a [`Builder`], which reads them through
+//! the schema into typed hosts.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,14 +14,6 @@ use crate::schema::{self, label};
 pub mod files;
 pub mod http;
 pub mod prometheus;
-
-/// One sample of a host: its family, labels and value.
-pub struct HostSample {
-    pub host: String,
-    pub family: String,
-    pub labels: BTreeMap<String, String>,
-    pub value: f64,
-}
 
 /// The families the graph reads, and whether each is a counter (read as a
 /// rate from Prometheus).
@@ -97,22 +90,6 @@ fn dependency_family(name: &str) -> Option<(bool, Reading)> {
         n if n == schema::DOWNSTREAM_BYTES.name => Some((true, Reading::Bytes)),
         _ => None,
     })
-}
-
-/// The hosts' data from their samples. `looked_in` names where they came
-/// from, for the error when there is no planet series at all.
-pub fn fleet(samples: Vec<HostSample>, looked_in: &str) -> Result<Fleet, Error> {
-    let mut builder = Builder::default();
-    for sample in samples {
-        let labels = &sample.labels;
-        builder.add(
-            &sample.host,
-            &sample.family,
-            |l| labels.get(l).map(String::as_str),
-            sample.value,
-        );
-    }
-    builder.finish(&BTreeMap::new(), looked_in)
 }
 
 /// A dependency series' identity on one host, by its labels.

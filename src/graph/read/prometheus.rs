@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::http::Client;
-use super::{families, fleet, unique_names, HostSample};
+use super::{families, unique_names, Builder};
 use crate::error::Error;
 use crate::graph::model::Fleet;
 use crate::schema::{label, HOST_INFO};
@@ -46,41 +46,40 @@ pub fn from_prometheus(store: &Store, window: Duration, at: SystemTime) -> Resul
         .map_or(0.0, |d| d.as_secs_f64())
         .to_string();
     let window = format!("{}s", window.as_secs().max(1));
-    let mut samples = Vec::new();
+    // Each answer is added as it comes and dropped: 150,000 edges' answers
+    // held together, a label map per sample, would take gigabytes.
+    let mut builder = Builder::default();
     let mut hostnames: BTreeMap<String, String> = BTreeMap::new();
     for (family, rate) in families() {
         let query = match rate {
             true => format!("rate({family}[{window}])"),
             false => family.to_string(),
         };
-        for (mut labels, value) in query_vector(&client, &query, &time)? {
-            let instance = labels.remove("instance").unwrap_or_default();
-            labels.remove("job");
-            labels.remove("__name__");
+        for (labels, value) in query_vector(&client, &query, &time)? {
+            let instance = labels.get("instance").cloned().unwrap_or_default();
             if family == HOST_INFO.name {
                 if let Some(name) = labels.get(label::HOSTNAME.name) {
                     hostnames.insert(instance.clone(), name.clone());
                 }
             }
-            samples.push(HostSample {
-                host: instance,
-                family: family.to_string(),
-                labels,
+            builder.add(
+                &instance,
+                family,
+                |l| labels.get(l).map(String::as_str),
                 value,
-            });
+            );
         }
     }
     // Shown by hostname where it is one instance's alone.
     let names: Vec<(String, String)> = (hostnames.iter())
         .map(|(instance, hostname)| (hostname.clone(), instance.clone()))
         .collect();
-    let shown: BTreeMap<&String, String> = hostnames.keys().zip(unique_names(&names)).collect();
-    for sample in &mut samples {
-        if let Some(name) = shown.get(&sample.host) {
-            sample.host = name.clone();
-        }
-    }
-    fleet(samples, client.shown())
+    let shown: BTreeMap<String, String> = hostnames
+        .keys()
+        .cloned()
+        .zip(unique_names(&names))
+        .collect();
+    builder.finish(&shown, client.shown())
 }
 
 /// One instant query's vector: each sample's labels and value.
