@@ -117,6 +117,11 @@ impl GraphArgs {
     }
 
     fn check_store(&self, url: &str) -> Result<(), Problem> {
+        if self.ca_file.is_some() && !url.starts_with("https://") {
+            return Err(conflict(
+                "--ca-file goes with an https:// URL: a plain http:// store has no certificate to check",
+            ));
+        }
         if !self.before.is_empty() {
             return Err(conflict(
                 "--before goes with --files; with --prometheus, pass --diff DURATION",

@@ -447,3 +447,47 @@ fn active_and_group_host_keep_what_moves_by_host() {
         (Some(3.0), Some(105.0))
     );
 }
+
+/// Flags that do not fit together are usage errors (exit 2), each said in
+/// one first line that names what to do instead.
+#[test]
+fn graph_flags_that_do_not_fit_are_usage_errors() {
+    for (args, first_line) in [
+        (
+            vec!["--prometheus", "127.0.0.1:9090"],
+            "error: invalid value '127.0.0.1:9090' for '--prometheus <URL>': no scheme; write http://127.0.0.1:9090 or https://127.0.0.1:9090",
+        ),
+        (
+            vec!["--files", "a.prom", "--diff", "1h"],
+            "error: --diff goes with --prometheus; with --files, pass --before FILE... (the earlier files)",
+        ),
+        (
+            vec!["--files", "a.prom", "--at", "1796047200"],
+            "error: --at goes with --prometheus, not --files",
+        ),
+        (
+            vec!["--prometheus", "http://p:9090", "--before", "a.prom"],
+            "error: --before goes with --files; with --prometheus, pass --diff DURATION",
+        ),
+        (
+            vec!["--prometheus", "http://p:9090", "--ca-file", "ca.pem"],
+            "error: --ca-file goes with an https:// URL: a plain http:// store has no certificate to check",
+        ),
+        (
+            vec![
+                "--prometheus",
+                "https://p:9090",
+                "--bearer-token-file",
+                "t",
+                "--basic-auth-file",
+                "b",
+            ],
+            "error: --bearer-token-file cannot be used with --basic-auth-file: pass one of them",
+        ),
+    ] {
+        let output = planet(["graph"]).args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = stderr_of(&output);
+        assert_eq!(stderr.lines().next(), Some(first_line), "{args:?}");
+    }
+}
