@@ -145,11 +145,12 @@ impl GraphArgs {
     }
 
     fn check_files(&self) -> Result<(), Problem> {
+        if self.diff.is_some() {
+            return Err(conflict(
+                "--diff goes with --prometheus; with --files, pass --before FILE... (the earlier files)",
+            ));
+        }
         let store_only = [
-            (
-                self.diff.is_some(),
-                "--diff: with --files, pass --before FILE... (the earlier files)",
-            ),
             (self.at.is_some(), "--at"),
             (self.ca_file.is_some(), "--ca-file"),
             (self.bearer_token_file.is_some(), "--bearer-token-file"),
