@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 
 use measure::{cpu_seconds, measure, median};
 use netns::in_own_netns;
+use planet::schema;
 
 const PLANET: &str = env!("CARGO_BIN_EXE_planet");
 const FLOODER: &str = "PLANET_BENCH_FLOODER";
@@ -293,11 +294,12 @@ fn flood_run(build: &Build, cap: u64) -> FloodRun {
     stop(&mut planet, exited);
     let lost = watch.last.lines().find_map(|line| {
         let (name, value) = line.split_once(' ')?;
-        matches!(
-            name,
-            "planet_destroy_notifications_lost_total" | "planet_destroy_events_lost_total"
-        )
-        .then(|| value.parse::<f64>().ok())?
+        // The older name, for a baseline built before the rename.
+        let lost = [
+            schema::DESTROY_NOTIFICATIONS_LOST.name,
+            "planet_destroy_events_lost_total",
+        ];
+        lost.contains(&name).then(|| value.parse::<f64>().ok())?
     });
     FloodRun {
         hwm_kib: hwm,
@@ -464,7 +466,7 @@ fn loop_run(build: &Build) -> LoopRun {
                 .unwrap_or(0),
         );
         if watch.look(&file) {
-            samples.extend(metric(&watch.last, "planet_snapshot_duration_seconds"));
+            samples.extend(metric(&watch.last, schema::SNAPSHOT_DURATION.name));
         }
         exited = planet.try_wait().unwrap();
     }
@@ -475,7 +477,7 @@ fn loop_run(build: &Build) -> LoopRun {
         fds,
         hwm_kib: hwm,
         samples,
-        namespaces: metric(&watch.last, "planet_network_namespaces"),
+        namespaces: metric(&watch.last, schema::NETWORK_NAMESPACES.name),
     }
 }
 
@@ -593,10 +595,10 @@ impl Watch {
         let Ok(text) = std::fs::read_to_string(file) else {
             return false;
         };
-        let Some(stamp) = text
-            .lines()
-            .find(|l| l.starts_with("planet_collect_timestamp_seconds "))
-        else {
+        let Some(stamp) = text.lines().find(|l| {
+            l.split_once(' ')
+                .is_some_and(|(name, _)| name == schema::COLLECT_TIMESTAMP.name)
+        }) else {
             return false;
         };
         if stamp == self.stamp {

@@ -13,6 +13,8 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use planet::schema::{self, label};
+
 use crate::load::*;
 use crate::testenv::*;
 
@@ -29,7 +31,7 @@ fn value(line: &str) -> u64 {
 fn sum_on_port(text: &str, family: &str, port: u16, direction: Option<&str>) -> u64 {
     samples_on_ports(text, family, &[port])
         .into_iter()
-        .filter(|l| direction.is_none_or(|d| l.contains(&format!("direction=\"{d}\""))))
+        .filter(|l| direction.is_none_or(|d| has_label(l, label::DIRECTION, d)))
         .map(value)
         .sum()
 }
@@ -51,22 +53,17 @@ impl Counted {
     fn read(text: &str, port: u16) -> Counted {
         let bytes = |family, direction| sum_on_port(text, family, port, Some(direction));
         Counted {
-            upstream_connections: sum_on_port(
-                text,
-                "planet_upstream_connections_total",
-                port,
-                None,
-            ),
+            upstream_connections: sum_on_port(text, schema::UPSTREAM_CONNECTIONS.name, port, None),
             downstream_connections: sum_on_port(
                 text,
-                "planet_downstream_connections_total",
+                schema::DOWNSTREAM_CONNECTIONS.name,
                 port,
                 None,
             ),
-            upstream_out: bytes("planet_upstream_bytes_total", "out"),
-            upstream_in: bytes("planet_upstream_bytes_total", "in"),
-            downstream_in: bytes("planet_downstream_bytes_total", "in"),
-            downstream_out: bytes("planet_downstream_bytes_total", "out"),
+            upstream_out: bytes(schema::UPSTREAM_BYTES.name, "out"),
+            upstream_in: bytes(schema::UPSTREAM_BYTES.name, "in"),
+            downstream_in: bytes(schema::DOWNSTREAM_BYTES.name, "in"),
+            downstream_out: bytes(schema::DOWNSTREAM_BYTES.name, "out"),
         }
     }
 
@@ -97,8 +94,8 @@ impl Counted {
 
 /// Open connections on `port` now (both gauges).
 fn open_on_port(text: &str, port: u16) -> u64 {
-    sum_on_port(text, "planet_upstream", port, None)
-        + sum_on_port(text, "planet_downstream", port, None)
+    sum_on_port(text, schema::UPSTREAM.name, port, None)
+        + sum_on_port(text, schema::DOWNSTREAM.name, port, None)
 }
 
 fn connect(listener: &TcpListener) -> (TcpStream, TcpStream) {
@@ -230,7 +227,7 @@ fn listen_seen_by(planet: &Looping) -> (TcpListener, u16) {
     let port = port_of(listener.local_addr());
     assert!(
         planet.await_output(Duration::from_secs(30), |text| {
-            !samples_on_ports(text, "planet_serving", &[port]).is_empty()
+            !samples_on_ports(text, schema::SERVING.name, &[port]).is_empty()
         }),
         "planet never showed port {port} served"
     );
@@ -332,7 +329,7 @@ fn loop_counts_each_connection_once_while_closes_race_slow_samples() {
                 .args(["--loop", "--interval", "200ms", "--netns", "own"]),
             env.output_file(),
         );
-        let snapshot = |text: &str| samples(text, "planet_snapshot_duration_seconds").join(" ");
+        let snapshot = |text: &str| samples(text, schema::SNAPSHOT_DURATION.name).join(" ");
         eprintln!("with 30,000 idle sockets: {}", snapshot(&planet.text()));
         let mut rng = Rng::seeded();
         let sampled = sampled_then_closed_at_random(&planet, SAMPLED, &mut rng);
@@ -509,7 +506,7 @@ fn loop_stays_under_128_mib_and_keeps_writing_through_a_flood_of_closes() {
         );
         let counter: Vec<&String> = lost
             .iter()
-            .filter(|l| l.starts_with("planet_destroy_notifications_lost_total "))
+            .filter(|l| family_of(l) == schema::DESTROY_NOTIFICATIONS_LOST.name)
             .collect();
         assert!(
             counter.len() == 1 && value(counter[0]) > 0,
@@ -655,24 +652,24 @@ impl Tally {
     }
 
     fn add(&mut self, line: String) {
-        let family = line.split(['{', ' ']).next().unwrap_or_default();
-        let own = line.contains("container=\"\"");
-        match family {
-            "planet_upstream" | "planet_downstream" if own => {
-                self.series += 1;
-                self.other_port += usize::from(line.contains("port=\"other\""));
-            }
-            "planet_upstream_connections_total" if own => self.upstream_connections += value(&line),
-            "planet_downstream_connections_total" if own => {
-                self.downstream_connections += value(&line)
-            }
-            "planet_upstream_connect_failures_total" if own => {
-                self.connect_failures += value(&line)
-            }
-            "planet_peers_folded"
-            | "planet_destroy_events_lost_total"
-            | "planet_destroy_notifications_lost_total" => self.notes.push(line),
-            _ => {}
+        let family = family_of(&line);
+        let is = |spec: &str| family == spec;
+        if is(schema::PEERS_FOLDED.name) || is(schema::DESTROY_NOTIFICATIONS_LOST.name) {
+            self.notes.push(line);
+            return;
+        }
+        if !is_own(&line) {
+            return;
+        }
+        if is(schema::UPSTREAM.name) || is(schema::DOWNSTREAM.name) {
+            self.series += 1;
+            self.other_port += usize::from(has_label(&line, label::PORT, "other"));
+        } else if is(schema::UPSTREAM_CONNECTIONS.name) {
+            self.upstream_connections += value(&line);
+        } else if is(schema::DOWNSTREAM_CONNECTIONS.name) {
+            self.downstream_connections += value(&line);
+        } else if is(schema::UPSTREAM_CONNECT_FAILURES.name) {
+            self.connect_failures += value(&line);
         }
     }
 

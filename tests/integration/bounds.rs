@@ -10,6 +10,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Command;
 
+use planet::schema::{self, label};
+
 use crate::testenv::containers::{Bridge, Runtime};
 use crate::testenv::namespaces::*;
 use crate::testenv::*;
@@ -129,9 +131,9 @@ fn container_ids_come_from_the_runtimes_own_cgroup_not_from_what_nests_inside() 
         let got: BTreeMap<&str, Vec<String>> = expected
             .keys()
             .map(|&name| {
-                let lines = samples(&text, "planet_serving")
+                let lines = samples(&text, schema::SERVING.name)
                     .into_iter()
-                    .filter(|l| l.contains(&format!("name=\"{name}\"")))
+                    .filter(|l| has_label(l, label::NAME, name))
                     .map(String::from)
                     .collect();
                 (name, lines)
@@ -223,14 +225,11 @@ fn fork_and_collect(unshare: &Path, names: &Path, listener: &TcpListener) -> For
     );
     let parent = started[&5001];
     let text = String::from_utf8_lossy(&output.stdout);
-    let lines = samples_on_ports(&text, "planet_serving", &[port]);
+    let lines = samples_on_ports(&text, schema::SERVING.name, &[port]);
     let [line] = lines.into_iter().collect::<Vec<_>>()[..] else {
         panic!("one series for port {port} in\n{text}\n{stderr}");
     };
-    let name = line
-        .split_once("name=\"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map_or("", |(name, _)| name);
+    let name = label_value(line, label::NAME).unwrap_or_default();
     ForkRun {
         name: name.to_string(),
         tie: started.values().filter(|&&t| t == parent).count() > 1,

@@ -5,7 +5,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use planet::schema;
+use planet::schema::{self, label};
 
 use crate::testenv::*;
 
@@ -27,9 +27,9 @@ fn process_sockets_counts_a_named_process_sockets_by_state() {
     drop((clients, accepted, listener, udp));
 
     let text = collect_stdout(&["--collector", "process_sockets"]);
-    let ours: Vec<&str> = samples(&text, "planet_process_sockets")
+    let ours: Vec<&str> = samples(&text, schema::PROCESS_SOCKETS.name)
         .into_iter()
-        .filter(|l| l.contains("process=\"sock-counter\""))
+        .filter(|l| has_label(l, label::PROCESS, "sock-counter"))
         .collect();
     assert_eq!(
         ours,
@@ -41,10 +41,10 @@ fn process_sockets_counts_a_named_process_sockets_by_state() {
     );
     // Only the collector asked for ran.
     assert_eq!(
-        samples(&text, "planet_collector_success"),
+        samples(&text, schema::COLLECTOR_SUCCESS.name),
         ["planet_collector_success{collector=\"process_sockets\"} 1"]
     );
-    assert!(samples(&text, "planet_serving").is_empty());
+    assert!(samples(&text, schema::SERVING.name).is_empty());
 }
 
 /// docs/collector.md shows the worked example as it is, and its

@@ -11,6 +11,8 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use planet::schema::{self, label};
+
 use crate::testenv::containers::{Bridge, Container, Runtime};
 use crate::testenv::*;
 
@@ -18,7 +20,7 @@ use crate::testenv::*;
 fn of_container<'a>(text: &'a str, family: &str, id: &str) -> BTreeSet<&'a str> {
     samples(text, family)
         .into_iter()
-        .filter(|line| line.contains(&format!("container=\"{id}\"")))
+        .filter(|line| has_label(line, label::CONTAINER, id))
         .collect()
 }
 
@@ -115,7 +117,7 @@ fn containers_listen_and_talk_each_labelled_by_its_id() {
                     )
                 })
                 .collect();
-            let got: BTreeSet<String> = of_container(&text, "planet_serving", &container.id)
+            let got: BTreeSet<String> = of_container(&text, schema::SERVING.name, &container.id)
                 .into_iter()
                 .map(String::from)
                 .collect();
@@ -150,10 +152,10 @@ fn containers_listen_and_talk_each_labelled_by_its_id() {
         }
 
         // Loopback inside B: both ends, both in B.
-        let loopback: BTreeSet<&str> = of_container(&text, "planet_upstream_bytes_total", &b.id)
+        let loopback: BTreeSet<&str> = of_container(&text, schema::UPSTREAM_BYTES.name, &b.id)
             .into_iter()
-            .chain(of_container(&text, "planet_downstream_bytes_total", &b.id))
-            .filter(|l| l.contains("port=\"9090\""))
+            .chain(of_container(&text, schema::DOWNSTREAM_BYTES.name, &b.id))
+            .filter(|l| has_label(l, label::PORT, "9090"))
             .collect();
         let expected: BTreeSet<String> = [
             ("upstream", "api", "in", 40),
@@ -180,7 +182,7 @@ fn containers_listen_and_talk_each_labelled_by_its_id() {
         // Every container address, and no loopback or link-local one.
         for container in [a, b, c] {
             assert_eq!(
-                of_container(&text, "planet_address", &container.id),
+                of_container(&text, schema::ADDRESS.name, &container.id),
                 [
                     format!(
                         "planet_address{{addr=\"{}\",container=\"{}\"}} 1",
@@ -196,17 +198,17 @@ fn containers_listen_and_talk_each_labelled_by_its_id() {
                 .collect()
             );
         }
-        let host = own_samples(&text, "planet_address");
+        let host = own_samples(&text, schema::ADDRESS.name);
         assert!(
             host.contains(&"planet_address{addr=\"192.0.2.1\",container=\"\"} 1"),
             "{host:?}"
         );
-        for line in samples(&text, "planet_address") {
+        for line in samples(&text, schema::ADDRESS.name) {
             for bad in ["addr=\"127.", "addr=\"::1\"", "addr=\"fe80:"] {
                 assert!(!line.contains(bad), "{line}");
             }
         }
-        let namespaces: u64 = samples(&text, "planet_network_namespaces")[0]
+        let namespaces: u64 = samples(&text, schema::NETWORK_NAMESPACES.name)[0]
             .rsplit_once(' ')
             .unwrap()
             .1
@@ -252,21 +254,21 @@ fn without_cap_sys_admin_the_own_namespace_is_read_and_the_rest_is_said() {
         );
         let text = String::from_utf8(output.stdout).unwrap();
         // Counted too, by reason: the container's namespace at least.
-        let refused = samples(&text, "planet_network_namespaces_skipped")
+        let refused = samples(&text, schema::NETWORK_NAMESPACES_SKIPPED.name)
             .into_iter()
             .find_map(|line| {
                 line.strip_prefix("planet_network_namespaces_skipped{reason=\"no_privilege\"} ")
             })
             .and_then(|n| n.parse::<u64>().ok());
         assert!(refused.is_some_and(|n| n >= 1), "{text}");
-        assert!(of_container(&text, "planet_serving", &bridge.containers[0].id).is_empty());
+        assert!(of_container(&text, schema::SERVING.name, &bridge.containers[0].id).is_empty());
         assert_eq!(
-            samples_on_ports(&text, "planet_serving", &[port]).len(),
+            samples_on_ports(&text, schema::SERVING.name, &[port]).len(),
             1,
             "the own namespace's series: {text}"
         );
         assert_eq!(
-            samples(&text, "planet_network_namespaces"),
+            samples(&text, schema::NETWORK_NAMESPACES.name),
             ["planet_network_namespaces 1"]
         );
     });
@@ -424,7 +426,7 @@ fn a_podman_containers_listener_is_seen_with_its_id() {
         });
         assert!(seen, "missing {expected} in\n{text}");
         assert_eq!(
-            of_container(&text, "planet_address", &id),
+            of_container(&text, schema::ADDRESS.name, &id),
             BTreeSet::from([
                 format!("planet_address{{addr=\"{addr}\",container=\"{id}\"}} 1").as_str()
             ])

@@ -9,6 +9,8 @@ use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::time::Duration;
 
+use planet::schema::{self, label};
+
 use crate::testenv::*;
 
 fn connect(listener: &TcpListener, from: Option<&str>) -> (TcpStream, TcpStream) {
@@ -37,17 +39,21 @@ fn connect(listener: &TcpListener, from: Option<&str>) -> (TcpStream, TcpStream)
 /// "family{labels}" -> value.
 fn dependency_series(text: &str, port: u16) -> BTreeMap<String, u64> {
     let families = [
-        "planet_upstream",
-        "planet_downstream",
-        "planet_upstream_bytes_total",
-        "planet_downstream_bytes_total",
+        schema::UPSTREAM.name,
+        schema::DOWNSTREAM.name,
+        schema::UPSTREAM_BYTES.name,
+        schema::DOWNSTREAM_BYTES.name,
     ];
     let port = port.to_string();
     parse(text)
         .samples
         .into_iter()
         .filter(|s| families.contains(&s.name.as_str()))
-        .filter(|s| s.labels.iter().any(|(k, v)| k == "port" && *v == port))
+        .filter(|s| {
+            s.labels
+                .iter()
+                .any(|(k, v)| k == label::PORT.name && *v == port)
+        })
         .map(|s| {
             let labels: Vec<String> = s
                 .labels
@@ -177,18 +183,14 @@ fn counters_never_decrease_over_50_runs_of_churn_and_keep_closed_bytes() {
     let sum = |family: &str, direction: &str| -> u64 {
         samples_on_ports(&text, family, &[port])
             .iter()
-            .filter(|l| l.contains(&format!("direction=\"{direction}\"")))
+            .filter(|l| has_label(l, label::DIRECTION, direction))
             .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
             .sum()
     };
-    assert_eq!(
-        sum("planet_upstream_bytes_total", "out"),
-        total_out,
-        "{text}"
-    );
-    assert_eq!(sum("planet_upstream_bytes_total", "in"), total_back);
-    assert_eq!(sum("planet_downstream_bytes_total", "in"), total_out);
-    assert_eq!(sum("planet_downstream_bytes_total", "out"), total_back);
+    assert_eq!(sum(schema::UPSTREAM_BYTES.name, "out"), total_out, "{text}");
+    assert_eq!(sum(schema::UPSTREAM_BYTES.name, "in"), total_back);
+    assert_eq!(sum(schema::DOWNSTREAM_BYTES.name, "in"), total_out);
+    assert_eq!(sum(schema::DOWNSTREAM_BYTES.name, "out"), total_back);
 }
 
 #[test]
@@ -352,9 +354,9 @@ fn max_peers_folds_the_smallest_peers_and_exclude_peer_drops_them() {
             "--exclude-peer",
             "127.0.0.11",
         ]);
-        let downstream: Vec<&str> = samples(&text, "planet_downstream_bytes_total")
+        let downstream: Vec<&str> = samples(&text, schema::DOWNSTREAM_BYTES.name)
             .into_iter()
-            .filter(|l| l.contains("direction=\"in\""))
+            .filter(|l| has_label(l, label::DIRECTION, "in"))
             .collect();
         let comm = fs::read_to_string("/proc/self/comm").unwrap();
         let line = |name: &str, addr: &str, bytes: u64| {
@@ -375,7 +377,7 @@ fn max_peers_folds_the_smallest_peers_and_exclude_peer_drops_them() {
             "{text}"
         );
         assert_eq!(
-            samples(&text, "planet_peers_folded"),
+            samples(&text, schema::PEERS_FOLDED.name),
             [
                 "planet_peers_folded{family=\"downstream\"} 6",
                 "planet_peers_folded{family=\"upstream\"} 6"
@@ -402,7 +404,7 @@ fn a_series_without_connections_reports_zero_until_forget_after() {
     let (mut client, mut server) = connect(&listener, None);
     transfer(&mut client, &mut server, 500, 20);
     let gauge = |text: &str| -> Vec<String> {
-        samples_on_ports(text, "planet_downstream", &[port])
+        samples_on_ports(text, schema::DOWNSTREAM.name, &[port])
             .iter()
             .map(|l| l.rsplit_once(' ').unwrap().1.to_string())
             .collect()
@@ -418,16 +420,16 @@ fn a_series_without_connections_reports_zero_until_forget_after() {
     let text = run("1h");
     assert_eq!(gauge(&text), ["0"], "closed, still reported");
     assert_eq!(
-        samples_on_ports(&text, "planet_downstream_bytes_total", &[port]).len(),
+        samples_on_ports(&text, schema::DOWNSTREAM_BYTES.name, &[port]).len(),
         2
     );
     std::thread::sleep(Duration::from_millis(2100));
     let text = run("1s");
     assert!(
-        samples_on_ports(&text, "planet_downstream", &[port]).is_empty(),
+        samples_on_ports(&text, schema::DOWNSTREAM.name, &[port]).is_empty(),
         "{text}"
     );
-    assert!(samples_on_ports(&text, "planet_downstream_bytes_total", &[port]).is_empty());
+    assert!(samples_on_ports(&text, schema::DOWNSTREAM_BYTES.name, &[port]).is_empty());
 }
 
 /// Socket cookies restart at boot; the state file does not. A socket of

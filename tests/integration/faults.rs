@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use planet::schema;
+
 use crate::testenv::*;
 
 fn assert_no_panic(output: &Output) {
@@ -44,7 +46,7 @@ fn a_reader_never_sees_a_partial_file_and_no_temp_file_outlives_a_kill() {
     for i in 0..10_000 {
         let text = fs::read_to_string(&file).unwrap();
         assert!(is_complete(&text), "read {i} saw a partial file:\n{text}");
-        stamps.insert(samples(&text, "planet_collect_timestamp_seconds")[0].to_string());
+        stamps.insert(samples(&text, schema::COLLECT_TIMESTAMP.name)[0].to_string());
         std::thread::sleep(Duration::from_micros(100));
     }
     assert!(
@@ -262,7 +264,7 @@ fn hostile_names() -> (Vec<Named>, Vec<u16>) {
 fn every_byte_in_process_names_gives_output_promtool_and_node_exporter_accept() {
     let (_holders, ports) = hostile_names();
     let text = collect_stdout(&[]);
-    let ours = samples_on_ports(&text, "planet_serving", &ports);
+    let ours = samples_on_ports(&text, schema::SERVING.name, &ports);
     assert_eq!(ours.len(), ports.len(), "{text}");
     let all: String = ours.iter().copied().collect();
     for escaped in ["\\n", "\\\"", "\\\\", "/", "\u{fffd}", "\u{7f}"] {
@@ -278,10 +280,7 @@ fn every_byte_in_process_names_gives_output_promtool_and_node_exporter_accept() 
         metrics.contains("\nnode_textfile_scrape_error 0\n"),
         "{metrics}"
     );
-    let served = metrics
-        .lines()
-        .filter(|l| l.starts_with("planet_serving{"))
-        .count();
+    let served = samples(&metrics, schema::SERVING.name).len();
     assert!(served >= ports.len(), "{metrics}");
 }
 
@@ -438,7 +437,7 @@ fn without_privileges_other_users_sockets_are_unnamed_with_one_warning() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     let text = String::from_utf8(output.stdout.clone()).unwrap();
     assert_eq!(
-        samples_on_ports(&text, "planet_serving", &[port])
+        samples_on_ports(&text, schema::SERVING.name, &[port])
             .into_iter()
             .collect::<Vec<_>>(),
         [line("")]
@@ -458,7 +457,7 @@ fn without_privileges_other_users_sockets_are_unnamed_with_one_warning() {
 
     let text = collect_stdout(&[]);
     assert_eq!(
-        samples_on_ports(&text, "planet_serving", &[port])
+        samples_on_ports(&text, schema::SERVING.name, &[port])
             .into_iter()
             .collect::<Vec<_>>(),
         [line("root-srv")]

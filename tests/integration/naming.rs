@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use planet::schema::{self, label};
+
 use crate::testenv::*;
 
 /// A dnsmasq answering only the given PTR records, logging every query.
@@ -150,30 +152,11 @@ fn peers_from(sources: &[&str]) -> (TcpListener, Vec<(TcpStream, TcpStream)>) {
 
 /// The downstream gauge lines, with `process` and `port` left out.
 fn downstream_peers(text: &str) -> Vec<String> {
-    samples(text, "planet_downstream")
+    samples(text, schema::DOWNSTREAM.name)
         .iter()
         .map(|line| {
-            let name = line
-                .split("name=\"")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap();
-            let domain = line
-                .split("domain=\"")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap();
-            let addr = line
-                .split("addr=\"")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap();
+            let [name, domain, addr] = [label::NAME, label::DOMAIN, label::ADDR]
+                .map(|label| label_value(line, label).expect("a dependency label"));
             format!("{name} {domain} {addr}")
         })
         .collect()

@@ -11,6 +11,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use planet::schema;
+
 use crate::testenv::*;
 
 /// A listener owned by a process whose name holds a quote, a backslash, a
@@ -27,7 +29,7 @@ fn hostile_process_names_are_escaped_and_made_utf8() {
     let (_holder, port) = hostile_listener();
     let text = collect_stdout(&[]);
     assert_eq!(
-        samples_on_ports(&text, "planet_serving", &[port]).into_iter().collect::<Vec<_>>(),
+        samples_on_ports(&text, schema::SERVING.name, &[port]).into_iter().collect::<Vec<_>>(),
         [format!(
             "planet_serving{{protocol=\"tcp\",name=\"q\\\"b\\\\n\\nx\u{fffd}y\",container=\"\",addr=\"127.0.0.1\",port=\"{port}\"}} 1"
         )]

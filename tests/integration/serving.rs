@@ -7,6 +7,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+use planet::schema;
+
 use crate::testenv::*;
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -97,14 +99,14 @@ fn each_listener_appears_once_with_its_owners_name() {
     ]
     .into_iter()
     .collect();
-    let got: BTreeSet<String> = samples_on_ports(&text, "planet_serving", &ports)
+    let got: BTreeSet<String> = samples_on_ports(&text, schema::SERVING.name, &ports)
         .into_iter()
         .map(String::from)
         .collect();
     assert_eq!(got, expected, "full output:\n{text}");
 
     // The SO_REUSEPORT group is one series whose queue maximum is the sum.
-    let max = samples_on_ports(&text, "planet_serving_backlog_max", &ports[4..5]);
+    let max = samples_on_ports(&text, schema::SERVING_BACKLOG_MAX.name, &ports[4..5]);
     assert_eq!(
         max.into_iter().collect::<Vec<_>>(),
         [format!(
@@ -139,14 +141,14 @@ fn backlog_counts_connections_waiting_to_be_accepted() {
         name.trim_end()
     );
     assert_eq!(
-        samples_on_ports(&text, "planet_serving_backlog", &[port])
+        samples_on_ports(&text, schema::SERVING_BACKLOG.name, &[port])
             .into_iter()
             .collect::<Vec<_>>(),
         [format!("planet_serving_backlog{labels} 3")]
     );
     // std listens with a backlog of 128; the kernel reports it as the maximum.
     assert_eq!(
-        samples_on_ports(&text, "planet_serving_backlog_max", &[port])
+        samples_on_ports(&text, schema::SERVING_BACKLOG_MAX.name, &[port])
             .into_iter()
             .collect::<Vec<_>>(),
         [format!("planet_serving_backlog_max{labels} 128")]
@@ -163,7 +165,11 @@ fn two_runs_over_the_same_sockets_give_identical_bytes() {
         let first = own_view(&collect_stdout(&[]));
         let second = own_view(&collect_stdout(&[]));
         assert_eq!(first, second);
-        assert_eq!(own_samples(&first, "planet_serving").len(), 3, "{first}");
+        assert_eq!(
+            own_samples(&first, schema::SERVING.name).len(),
+            3,
+            "{first}"
+        );
     });
 }
 
@@ -218,7 +224,7 @@ fn serving_set_equals_what_ss_reports() {
             })
             .collect();
         let text = collect_stdout(&[]);
-        let from_planet: BTreeSet<String> = own_samples(&text, "planet_serving")
+        let from_planet: BTreeSet<String> = own_samples(&text, schema::SERVING.name)
             .into_iter()
             .map(String::from)
             .collect();
@@ -235,7 +241,7 @@ fn a_udp_client_on_an_ephemeral_port_is_not_a_server() {
     assert!((low..=high).contains(&port));
     let text = collect_stdout(&[]);
     assert!(
-        samples_on_ports(&text, "planet_serving", &[port]).is_empty(),
+        samples_on_ports(&text, schema::SERVING.name, &[port]).is_empty(),
         "{text}"
     );
 }
@@ -296,7 +302,7 @@ fn a_forked_servers_socket_is_named_by_its_parent_whatever_the_pids() {
     let text = String::from_utf8(output.stdout).unwrap();
     drop(listener);
     assert_eq!(
-        samples_on_ports(&text, "planet_serving", &[port])
+        samples_on_ports(&text, schema::SERVING.name, &[port])
             .into_iter()
             .collect::<Vec<_>>(),
         [format!(

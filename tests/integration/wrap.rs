@@ -5,6 +5,8 @@ use std::fs;
 use std::net::TcpListener;
 use std::path::Path;
 
+use planet::schema;
+
 use crate::testenv::*;
 
 const POSTGRES_PAGE: &str = r#"# HELP pg_static Version string as reported by postgres
@@ -45,7 +47,7 @@ fn readme_rules(postgres: u16, latest: u16) -> String {
 
 fn wrap_lines(text: &str) -> Vec<&str> {
     text.lines()
-        .filter(|l| l.starts_with("planet_postgres") || l.starts_with("planet_wrap_up"))
+        .filter(|l| l.starts_with("planet_postgres") || family_of(l) == schema::WRAP_UP.name)
         .collect()
 }
 
@@ -69,7 +71,7 @@ fn the_readme_example_reshapes_postgres_exporter() {
         ]
     );
     assert!(text.contains("planet_collector_success{collector=\"wrap\"} 1\n"));
-    assert!(!samples(&text, "planet_build_info").is_empty());
+    assert!(!samples(&text, schema::BUILD_INFO.name).is_empty());
 
     // `planet wrap check` prints the same families.
     let check = planet(["wrap", "check"]).arg(&rules).output().unwrap();
@@ -115,7 +117,7 @@ fn a_source_that_is_down_is_wrap_up_zero_and_the_run_goes_on() {
         ]
     );
     assert_eq!(
-        samples_on_ports(&text, "planet_serving", &[port]).len(),
+        samples_on_ports(&text, schema::SERVING.name, &[port]).len(),
         1,
         "other collectors still write"
     );

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use planet::exposition::{self, Exposition};
+use planet::schema::{self, label, Label};
 
 pub mod containers;
 pub mod holders;
@@ -244,14 +245,33 @@ pub fn assert_success(output: &Output) {
     );
 }
 
+/// The family a sample line is of: its name, before the labels or the
+/// value (`#` for a comment line).
+pub fn family_of(line: &str) -> &str {
+    line.split(['{', ' ']).next().unwrap_or_default()
+}
+
 /// The sample lines of one family (without HELP/TYPE).
 pub fn samples<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
     text.lines()
-        .filter(|line| {
-            line.strip_prefix(family)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
+        .filter(|line| family_of(line) == family)
         .collect()
+}
+
+/// Whether a sample line carries `label="value"`.
+pub fn has_label(line: &str, label: Label, value: &str) -> bool {
+    line.contains(&format!("{}=\"{value}\"", label.name))
+}
+
+/// The value of `label` in a sample line, as written (escapes kept).
+pub fn label_value(line: &str, label: Label) -> Option<&str> {
+    let key = format!("{}=\"", label.name);
+    let at = line
+        .match_indices(&key)
+        .map(|(at, _)| at)
+        .find(|&at| at > 0 && matches!(line.as_bytes()[at - 1], b'{' | b','))?;
+    let (value, _) = line[at + key.len()..].split_once('"')?;
+    Some(value)
 }
 
 /// The sample lines of one family that carry `port="P"` for one of
@@ -264,7 +284,7 @@ pub fn samples_on_ports<'a>(text: &'a str, family: &str, ports: &[u16]) -> BTree
         .filter(|line| {
             ports
                 .iter()
-                .any(|p| line.contains(&format!("port=\"{p}\"")))
+                .any(|p| has_label(line, label::PORT, &p.to_string()))
         })
         .collect()
 }
@@ -273,25 +293,31 @@ pub fn samples_on_ports<'a>(text: &'a str, family: &str, ports: &[u16]) -> BTree
 pub fn own_samples<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
     samples(text, family)
         .into_iter()
-        .filter(|line| line.contains("container=\"\""))
+        .filter(|line| is_own(line))
         .collect()
+}
+
+/// Whether a sample line is of planet's own network namespace
+/// (`container=""`).
+pub fn is_own(line: &str) -> bool {
+    has_label(line, label::CONTAINER, "")
 }
 
 /// What two runs over the same sockets agree on: everything but times and
 /// durations, and but what belongs to other network namespaces, which
 /// other tests make and drop meanwhile (their series, their number).
 pub fn own_view(text: &str) -> String {
+    let varies = [
+        schema::COLLECT_TIMESTAMP.name,
+        schema::COLLECTOR_DURATION.name,
+        schema::SNAPSHOT_DURATION.name,
+        schema::NETWORK_NAMESPACES.name,
+        schema::NETWORK_NAMESPACES_SKIPPED.name,
+    ];
     text.lines()
         .filter(|l| {
-            let varies = [
-                "planet_collect_timestamp_seconds",
-                "planet_collector_duration_seconds",
-                "planet_snapshot_duration_seconds",
-                "planet_network_namespaces ",
-                "planet_network_namespaces_skipped",
-            ];
-            let elsewhere = l.contains("container=\"") && !l.contains("container=\"\"");
-            !elsewhere && !varies.iter().any(|prefix| l.starts_with(prefix))
+            let elsewhere = l.contains(&format!("{}=\"", label::CONTAINER.name)) && !is_own(l);
+            !elsewhere && !varies.contains(&family_of(l))
         })
         .map(|l| format!("{l}\n"))
         .collect()
@@ -313,7 +339,7 @@ pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 /// has been written: a new one means a new write.
 pub fn collect_timestamp(file: &Path) -> Option<String> {
     let text = std::fs::read_to_string(file).ok()?;
-    samples(&text, "planet_collect_timestamp_seconds")
+    samples(&text, schema::COLLECT_TIMESTAMP.name)
         .first()
         .map(|line| line.to_string())
 }
