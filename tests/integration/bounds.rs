@@ -23,11 +23,9 @@ use crate::testenv::*;
 /// what it could read.
 #[test]
 fn as_nobody_the_namespaces_it_cannot_see_are_counted_and_said() {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        skip_or_fail::<()>("needs root, to run a process nobody may not look into");
+    let Some(()) = need_root("running a process nobody may not look into") else {
         return;
-    }
+    };
     let Some(setpriv) = tool("setpriv", "util-linux") else {
         return;
     };

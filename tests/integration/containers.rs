@@ -221,9 +221,9 @@ fn containers_listen_and_talk_each_labelled_by_its_id() {
 
 #[test]
 fn without_cap_sys_admin_the_own_namespace_is_read_and_the_rest_is_said() {
-    if unsafe { libc::geteuid() } != 0 {
-        return; // only root can drop a capability it has
-    }
+    let Some(()) = need_root("dropping CAP_SYS_ADMIN (only root has it to drop)") else {
+        return;
+    };
     let Some(setpriv) = tool("setpriv", "util-linux") else {
         return;
     };

@@ -404,10 +404,9 @@ fn absurd_flag_values_never_panic() {
 
 #[test]
 fn without_privileges_other_users_sockets_are_unnamed_with_one_warning() {
-    if unsafe { libc::geteuid() } != 0 {
-        skip_or_fail::<()>("must run as root to drop to another user");
+    let Some(()) = need_root("dropping to another user") else {
         return;
-    }
+    };
     let Some(setpriv) = tool("setpriv", "util-linux") else {
         return;
     };

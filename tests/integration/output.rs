@@ -309,9 +309,9 @@ fn usage_messages_name_the_flag_or_variable_to_change() {
 /// message says how to keep the state elsewhere.
 #[test]
 fn a_default_state_path_it_may_not_write_points_to_state_file() {
-    if unsafe { libc::geteuid() } != 0 {
-        return; // the test runs planet as nobody, which needs root
-    }
+    let Some(()) = need_root("running planet as nobody") else {
+        return;
+    };
     let Some(setpriv) = tool("setpriv", "util-linux") else {
         return;
     };

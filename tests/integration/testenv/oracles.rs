@@ -33,6 +33,16 @@ pub fn skip_or_fail<T>(reason: &str) -> Option<T> {
     None
 }
 
+/// Root, or a skip saying what needs it (a failure under
+/// PLANET_REQUIRE_TOOLS=1).
+pub fn need_root(what: &str) -> Option<()> {
+    // SAFETY: geteuid cannot fail.
+    match unsafe { libc::geteuid() } {
+        0 => Some(()),
+        _ => skip_or_fail(&format!("{what} needs root")),
+    }
+}
+
 /// A tool from PATH, or a skip with the Debian package that provides it.
 pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
     match which(name) {
