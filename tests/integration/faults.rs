@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -284,10 +284,25 @@ fn every_byte_in_process_names_gives_output_promtool_and_node_exporter_accept() 
     assert!(served >= ports.len(), "{metrics}");
 }
 
+/// Inventory and rules files planet must not read (huge, truncated,
+/// binary, of the wrong types, missing, a directory) each fail the run with
+/// one line naming the file and what is wrong, and nothing on stdout.
 #[test]
 fn hostile_inventory_and_wrap_files_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let huge = dir.path().join("huge");
+    for (flag, path, expected) in hostile_files(dir.path()) {
+        let output = planet(["collect", "--stdout", "--no-resolve", flag])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_one_line_error(&output, flag, &path, expected);
+    }
+}
+
+/// Hostile files made in `dir`, each with the flag that reads it and what
+/// its error must say.
+fn hostile_files(dir: &Path) -> Vec<(&'static str, PathBuf, &'static str)> {
+    let huge = dir.join("huge");
     fs::File::create(&huge)
         .unwrap()
         .set_len(600 * 1024 * 1024)
@@ -295,80 +310,64 @@ fn hostile_inventory_and_wrap_files_are_one_line_errors() {
     let binary: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    let cases: Vec<(&str, PathBuf, &str)> = vec![
+    vec![
         ("--inventory", huge.clone(), "larger than 512 MiB"),
         (
             "--inventory",
-            write_file(
-                dir.path(),
-                "trunc.json",
-                br#"[{"ip_address": "10.0.0.1", "dom"#,
-            ),
+            write_file(dir, "trunc.json", br#"[{"ip_address": "10.0.0.1", "dom"#),
             "not a JSON array",
         ),
         (
             "--inventory",
-            write_file(dir.path(), "bin.json", &binary),
+            write_file(dir, "bin.json", &binary),
             "line 1, column 1: expected value",
         ),
         (
             "--inventory",
-            write_file(dir.path(), "obj.json", br#"{"ip_address": 5}"#),
+            write_file(dir, "obj.json", br#"{"ip_address": 5}"#),
             "line 1, column 16: invalid type",
         ),
         (
             "--inventory",
-            write_file(dir.path(), "arr.json", br#"[1, 2]"#),
+            write_file(dir, "arr.json", br#"[1, 2]"#),
             "entry 1: invalid type",
         ),
         (
             "--inventory",
-            dir.path().join("missing.json"),
+            dir.join("missing.json"),
             "No such file or directory",
         ),
         ("--wrap", huge, "larger than 16 MiB"),
         (
             "--wrap",
-            write_file(dir.path(), "trunc.toml", b"[[rule]]\nname = \"a"),
+            write_file(dir, "trunc.toml", b"[[rule]]\nname = \"a"),
             "line 2, column",
         ),
         (
             "--wrap",
-            write_file(dir.path(), "bin.toml", &binary),
+            write_file(dir, "bin.toml", &binary),
             "not UTF-8 text",
         ),
         (
             "--wrap",
-            write_file(dir.path(), "type.toml", b"source = 5\n"),
+            write_file(dir, "type.toml", b"source = 5\n"),
             "invalid type",
         ),
-        ("--wrap", dir.path().to_path_buf(), "not a regular file"),
-    ];
-    for (flag, path, expected) in cases {
-        let output = planet(["collect", "--stdout", "--no-resolve", flag])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert_no_panic(&output);
-        let stderr = stderr_of(&output);
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{flag} {}: {stderr}",
-            path.display()
-        );
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(
-            stderr.starts_with(&format!("planet: {}: ", path.display())),
-            "{stderr}"
-        );
-        assert!(
-            stderr.contains(expected),
-            "{flag} {}: {stderr}",
-            path.display()
-        );
-        assert!(output.stdout.is_empty());
-    }
+        ("--wrap", dir.to_path_buf(), "not a regular file"),
+    ]
+}
+
+/// A run given `flag path` failed (exit 1) without a panic, with one line
+/// that names the file and says `expected`, and wrote nothing to stdout.
+fn assert_one_line_error(output: &Output, flag: &str, path: &Path, expected: &str) {
+    assert_no_panic(output);
+    let stderr = assert_error_naming(output, path);
+    assert!(
+        stderr.contains(expected),
+        "{flag} {}: {stderr}",
+        path.display()
+    );
+    assert!(output.stdout.is_empty());
 }
 
 #[test]

@@ -9,6 +9,8 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use planet::schema;
+
 use crate::testenv::containers::{Bridge, Container, Runtime};
 use crate::testenv::*;
 use std::process::{Child, Stdio};
@@ -108,6 +110,10 @@ fn shape(json: &serde_json::Value) -> (Vec<String>, Vec<(String, f64)>) {
     )
 }
 
+/// The three planet hosts' files join into one graph: each service a
+/// node, each call between them one edge counted once, the host without
+/// planet an external node. The graph is drawn the same in every format,
+/// each a valid one, and the HTML page renders without fetching anything.
 #[test]
 fn hosts_join_into_one_graph_drawn_in_every_format() {
     in_own_netns(|| {
@@ -123,119 +129,147 @@ fn hosts_join_into_one_graph_drawn_in_every_format() {
         let mut args: Vec<&str> = vec!["--files"];
         args.extend(files.iter().map(|p| p.to_str().unwrap()));
 
-        let json: serde_json::Value = serde_json::from_slice(&graph(&args)).unwrap();
-        let nodes: Vec<&str> = json["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["id"].as_str().unwrap())
-            .collect();
-        let bot_addr = &bridge.containers[3].v4;
-        assert_eq!(
-            nodes,
-            [
-                format!("ext:{bot_addr}").as_str(),
-                "svc:app//web",
-                "svc:client//curl",
-                "svc:db//postgres"
-            ]
-        );
-        let edges: BTreeMap<&str, (f64, f64, f64, u64)> = json["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                let number = |field: &str| e[field].as_f64().unwrap();
-                (
-                    e["id"].as_str().unwrap(),
-                    (
-                        number("detail__connections"),
-                        number("detail__bytes_out"),
-                        number("detail__bytes_in"),
-                        e["detail__port"].as_u64().unwrap(),
-                    ),
-                )
-            })
-            .collect();
-        let bot_edge = format!("ext:{bot_addr}->svc:app//web:8080");
-        assert_eq!(
-            edges,
-            BTreeMap::from([
-                // Seen by app only: the bot runs no planet.
-                (bot_edge.as_str(), (1.0, 111.0, 2_222.0, 8080)),
-                // Seen by both ends, counted once.
-                (
-                    "svc:app//web->svc:db//postgres:5432",
-                    (1.0, 3_000.0, 70_000.0, 5432)
-                ),
-                (
-                    "svc:client//curl->svc:app//web:8080",
-                    (1.0, 500.0, 20_000.0, 8080)
-                ),
-            ])
-        );
-        let app_node = &json["nodes"][1];
-        assert_eq!(
-            (
-                &app_node["detail__kind"],
-                &app_node["detail__host"],
-                &app_node["detail__process"]
-            ),
-            (&"service".into(), &"app".into(), &"web".into())
-        );
-
-        // Every format, twice: the same bytes.
-        for format in ["json", "dot", "mermaid", "html"] {
-            let mut with = args.clone();
-            with.extend(["--format", format]);
-            assert_eq!(graph(&with), graph(&with), "{format} is not deterministic");
-        }
-        let mut dot_args = args.clone();
-        dot_args.extend(["--format", "dot"]);
-        let dot_text = graph(&dot_args);
-        if let Some(dot) = tool("dot", "graphviz") {
-            let mut run = Command::new(dot)
-                .arg("-Tsvg")
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            std::io::Write::write_all(&mut run.stdin.take().unwrap(), &dot_text).unwrap();
-            let svg = run.wait_with_output().unwrap();
-            assert!(
-                svg.status.success() && svg.stderr.is_empty(),
-                "{}",
-                String::from_utf8_lossy(&svg.stderr)
-            );
-            assert!(String::from_utf8_lossy(&svg.stdout).contains("<svg"));
-        }
-        let mut mermaid_args = args.clone();
-        mermaid_args.extend(["--format", "mermaid"]);
-        let mermaid = String::from_utf8(graph(&mermaid_args)).unwrap();
-        assert!(
-            mermaid.starts_with("flowchart LR\n") && mermaid.contains("-->|"),
-            "{mermaid}"
-        );
-
-        let page = dir.path().join("fleet.html");
-        let mut html_args = args.clone();
-        html_args.extend(["--format", "html", "-o", page.to_str().unwrap()]);
-        assert!(
-            graph(&html_args).is_empty(),
-            "-o writes the file, not stdout"
-        );
-        let html = std::fs::read_to_string(&page).unwrap();
-        for fetched in ["<script", "src=", "@import", "url(http", "href=\"http"] {
-            assert!(!html.contains(fetched), "the page fetches: {fetched}");
-        }
-        let png = dir.path().join("fleet.png");
-        assert_renders_non_blank(&page, &png);
-        // scripts/regen-docs keeps this picture for the README.
-        if let Some(keep) = std::env::var_os("PLANET_DOCS_PICTURE") {
-            std::fs::copy(&png, keep).expect("copy the picture");
-        }
+        the_graph_has_each_service_once_and_each_call_once(&args, &bridge.containers[3].v4);
+        every_format_gives_the_same_bytes_twice(&args);
+        the_dot_is_what_graphviz_draws(&args);
+        the_mermaid_is_a_flowchart(&args);
+        the_html_page_fetches_nothing_and_renders(&args, dir.path());
     });
+}
+
+/// `args` and `--format FORMAT`.
+fn in_format<'a>(args: &[&'a str], format: &'a str) -> Vec<&'a str> {
+    let mut with = args.to_vec();
+    with.extend(["--format", format]);
+    with
+}
+
+/// Step 1: the JSON graph has a node per service and one for the bot's
+/// address (`bot_addr`), which runs no planet; an edge per call, counted
+/// once when both ends saw it, with its connections, bytes and port.
+fn the_graph_has_each_service_once_and_each_call_once(args: &[&str], bot_addr: &str) {
+    let json: serde_json::Value = serde_json::from_slice(&graph(args)).unwrap();
+    let nodes: Vec<&str> = json["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            format!("ext:{bot_addr}").as_str(),
+            "svc:app//web",
+            "svc:client//curl",
+            "svc:db//postgres"
+        ]
+    );
+    let edges: BTreeMap<&str, (f64, f64, f64, u64)> = json["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let number = |field: &str| e[field].as_f64().unwrap();
+            (
+                e["id"].as_str().unwrap(),
+                (
+                    number("detail__connections"),
+                    number("detail__bytes_out"),
+                    number("detail__bytes_in"),
+                    e["detail__port"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    let bot_edge = format!("ext:{bot_addr}->svc:app//web:8080");
+    assert_eq!(
+        edges,
+        BTreeMap::from([
+            // Seen by app only: the bot runs no planet.
+            (bot_edge.as_str(), (1.0, 111.0, 2_222.0, 8080)),
+            // Seen by both ends, counted once.
+            (
+                "svc:app//web->svc:db//postgres:5432",
+                (1.0, 3_000.0, 70_000.0, 5432)
+            ),
+            (
+                "svc:client//curl->svc:app//web:8080",
+                (1.0, 500.0, 20_000.0, 8080)
+            ),
+        ])
+    );
+    let app_node = &json["nodes"][1];
+    assert_eq!(
+        (
+            &app_node["detail__kind"],
+            &app_node["detail__host"],
+            &app_node["detail__process"]
+        ),
+        (&"service".into(), &"app".into(), &"web".into())
+    );
+}
+
+/// Step 2: every format, drawn twice, gives the same bytes.
+fn every_format_gives_the_same_bytes_twice(args: &[&str]) {
+    for format in ["json", "dot", "mermaid", "html"] {
+        let with = in_format(args, format);
+        assert_eq!(graph(&with), graph(&with), "{format} is not deterministic");
+    }
+}
+
+/// Step 3: Graphviz draws the dot format without a word of complaint.
+fn the_dot_is_what_graphviz_draws(args: &[&str]) {
+    let dot_text = graph(&in_format(args, "dot"));
+    let Some(dot) = tool("dot", "graphviz") else {
+        return;
+    };
+    let mut run = Command::new(dot)
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut run.stdin.take().unwrap(), &dot_text).unwrap();
+    let svg = run.wait_with_output().unwrap();
+    assert!(
+        svg.status.success() && svg.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&svg.stderr)
+    );
+    assert!(String::from_utf8_lossy(&svg.stdout).contains("<svg"));
+}
+
+/// Step 4: the mermaid format is a left-to-right flowchart with labelled
+/// edges.
+fn the_mermaid_is_a_flowchart(args: &[&str]) {
+    let mermaid = String::from_utf8(graph(&in_format(args, "mermaid"))).unwrap();
+    assert!(
+        mermaid.starts_with("flowchart LR\n") && mermaid.contains("-->|"),
+        "{mermaid}"
+    );
+}
+
+/// Step 5: `--format html -o FILE` writes the page, not stdout; the page
+/// fetches nothing from anywhere, and a browser renders more than a blank
+/// canvas of it. (scripts/regen-docs keeps the picture for the README.)
+fn the_html_page_fetches_nothing_and_renders(args: &[&str], dir: &Path) {
+    let page = dir.join("fleet.html");
+    let mut html_args = in_format(args, "html");
+    html_args.extend(["-o", page.to_str().unwrap()]);
+    assert!(
+        graph(&html_args).is_empty(),
+        "-o writes the file, not stdout"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    for fetched in ["<script", "src=", "@import", "url(http", "href=\"http"] {
+        assert!(!html.contains(fetched), "the page fetches: {fetched}");
+    }
+    let png = dir.join("fleet.png");
+    assert_renders_non_blank(&page, &png);
+    if let Some(keep) = std::env::var_os("PLANET_DOCS_PICTURE") {
+        std::fs::copy(&png, keep).expect("copy the picture");
+    }
 }
 
 /// Headless Chromium renders the page to a PNG that is more than a blank
@@ -323,6 +357,18 @@ fn graph_errors_are_one_line_and_exit_1() {
 /// Children killed when the test ends, however it ends.
 struct Running(Vec<Child>);
 
+impl Running {
+    /// Starts `command`, its output discarded, until the test ends.
+    fn start(&mut self, command: &mut Command) {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.0.push(child);
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         for child in &mut self.0 {
@@ -351,61 +397,12 @@ fn prometheus_gives_the_same_graph_as_the_files() {
         };
         let dir = tempfile::tempdir().unwrap();
         let mut running = Running(Vec::new());
-        let mut files = Vec::new();
-        let mut targets = Vec::new();
-        for (i, name) in ["db", "app", "client"].iter().enumerate() {
-            let host = &bridge.containers[i];
-            let textfile = dir.path().join(name);
-            std::fs::create_dir(&textfile).unwrap();
-            files.push(host_file(host, name, &textfile));
-            std::fs::rename(
-                textfile.join(format!("{name}.prom")),
-                textfile.join("planet.prom"),
-            )
-            .unwrap();
-            files[i] = textfile.join("planet.prom");
-            let listen = format!("{}:9100", host.v4);
-            let child = Command::new(which("ip").unwrap())
-                .args(["netns", "exec", &host.netns])
-                .arg(&exporter)
-                .args(["--collector.disable-defaults", "--collector.textfile"])
-                .arg(format!(
-                    "--collector.textfile.directory={}",
-                    textfile.display()
-                ))
-                .arg(format!("--web.listen-address={listen}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            running.0.push(child);
-            targets.push(format!("'{listen}'"));
-        }
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: planet\n    static_configs:\n      - targets: [{}]\n",
-                targets.join(", ")
-            ),
-        )
-        .unwrap();
-        let port = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
-        let server = Command::new(&prometheus)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        running.0.push(server);
+        let (files, targets) = exporters_of_the_hosts(&bridge, &exporter, dir.path(), &mut running);
+        let port = prometheus_scraping(&prometheus, &targets, dir.path(), &mut running);
         let url = format!("http://127.0.0.1:{port}");
         let scraped = wait_for(Duration::from_secs(60), || {
-            let page = http_get(port, "/api/v1/query?query=planet_host_info").unwrap_or_default();
+            let query = format!("/api/v1/query?query={}", schema::HOST_INFO.name);
+            let page = http_get(port, &query).unwrap_or_default();
             page.matches("\"hostname\"").count() == 3
         });
         assert!(scraped, "Prometheus did not scrape the three hosts");
@@ -429,4 +426,74 @@ fn prometheus_gives_the_same_graph_as_the_files() {
             "the same bytes again"
         );
     });
+}
+
+/// A node_exporter per planet host, in the host's namespace on its
+/// address, port 9100, serving the host's file from a textfile directory
+/// of its own under `dir`: the files, and the exporters as Prometheus
+/// targets.
+fn exporters_of_the_hosts(
+    bridge: &Bridge,
+    exporter: &Path,
+    dir: &Path,
+    running: &mut Running,
+) -> (Vec<PathBuf>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut targets = Vec::new();
+    for (i, name) in ["db", "app", "client"].iter().enumerate() {
+        let host = &bridge.containers[i];
+        let textfile = dir.join(name);
+        std::fs::create_dir(&textfile).unwrap();
+        files.push(host_file(host, name, &textfile));
+        std::fs::rename(
+            textfile.join(format!("{name}.prom")),
+            textfile.join("planet.prom"),
+        )
+        .unwrap();
+        files[i] = textfile.join("planet.prom");
+        let listen = format!("{}:9100", host.v4);
+        running.start(
+            Command::new(which("ip").unwrap())
+                .args(["netns", "exec", &host.netns])
+                .arg(exporter)
+                .args(["--collector.disable-defaults", "--collector.textfile"])
+                .arg(format!(
+                    "--collector.textfile.directory={}",
+                    textfile.display()
+                ))
+                .arg(format!("--web.listen-address={listen}")),
+        );
+        targets.push(format!("'{listen}'"));
+    }
+    (files, targets)
+}
+
+/// A Prometheus on loopback scraping `targets` every second, its data
+/// under `dir`: its port.
+fn prometheus_scraping(
+    prometheus: &Path,
+    targets: &[String],
+    dir: &Path,
+    running: &mut Running,
+) -> u16 {
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: planet\n    static_configs:\n      - targets: [{}]\n",
+            targets.join(", ")
+        ),
+    )
+    .unwrap();
+    let port = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
+    running.start(
+        Command::new(prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}")),
+    );
+    port
 }

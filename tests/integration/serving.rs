@@ -20,8 +20,25 @@ fn reuseport_listener(addr: SocketAddr) -> TcpListener {
     socket.into()
 }
 
+/// Listeners of every kind, each held by a process of its own name: TCP
+/// on IPv4, IPv6 and IPv4-mapped IPv6, UDP, one socket shared by a forked
+/// pair, a SO_REUSEPORT group, a name that needs escaping, and a UDP client
+/// on an ephemeral port (not a server). Each server appears once, named by
+/// its owner.
 #[test]
 fn each_listener_appears_once_with_its_owners_name() {
+    let (_holders, ports, pair_name) = listeners_held_by_name();
+    let text = collect_stdout(&[]);
+    each_server_is_one_series_named_by_its_owner(&text, &ports, pair_name);
+    a_reuseport_group_is_one_series_whose_queue_maximum_is_the_sum(&text, ports[4]);
+}
+
+/// The listeners, each held by a process of its own name (ours dropped):
+/// their holders, their ports (tcp4, tcp6, udp, the forked pair's, the
+/// reuseport group's, the escaped name's, the UDP client's, the mapped
+/// one's), and which of the forked pair names the shared socket: the one
+/// running longest (ties: the lower pid).
+fn listeners_held_by_name() -> (Vec<Named>, [u16; 8], &'static str) {
     let tcp4 = TcpListener::bind("127.0.0.1:0").unwrap();
     let tcp6 = TcpListener::bind("[::1]:0").unwrap();
     let udp = udp_server("127.0.0.1");
@@ -42,12 +59,11 @@ fn each_listener_appears_once_with_its_owners_name() {
         port_of(client.local_addr()),
         port_of(mapped.local_addr()),
     ];
-    let _holders = [
+    let holders = vec![
         Named::hold("srv-tcp4", &[tcp4.as_raw_fd()]),
         Named::hold("srv-tcp6", &[tcp6.as_raw_fd()]),
         Named::hold("srv-udp", &[udp.as_raw_fd()]),
-        // A forked pair: both hold the one socket; the one running longest
-        // names it (ties: the lower pid).
+        // A forked pair: both hold the one socket.
         Named::hold("pair-first", &[shared.as_raw_fd()]),
         Named::hold("pair-second", &[shared.as_raw_fd()]),
         Named::hold("reuse-a", &[group_a.as_raw_fd()]),
@@ -57,7 +73,7 @@ fn each_listener_appears_once_with_its_owners_name() {
         Named::hold("srv-mapped", &[mapped.as_raw_fd()]),
     ];
     let rank = |holder: &Named| (started(holder.pid()), holder.pid());
-    let pair_name = if rank(&_holders[3]) < rank(&_holders[4]) {
+    let pair_name = if rank(&holders[3]) < rank(&holders[4]) {
         "pair-first"
     } else {
         "pair-second"
@@ -65,8 +81,13 @@ fn each_listener_appears_once_with_its_owners_name() {
     drop((
         tcp4, tcp6, udp, shared, group_a, group_b, weird, client, mapped,
     ));
+    (holders, ports, pair_name)
+}
 
-    let text = collect_stdout(&[]);
+/// Step 1: each server is one `planet_serving` series named by its owner
+/// (the forked pair's by `pair_name`), with its address as bound (the
+/// mapped one as IPv4); the UDP client is none.
+fn each_server_is_one_series_named_by_its_owner(text: &str, ports: &[u16; 8], pair_name: &str) {
     let expected: BTreeSet<String> = [
         format!(
             r#"planet_serving{{protocol="tcp",name="srv-tcp4",container="",addr="127.0.0.1",port="{}"}} 1"#,
@@ -99,19 +120,21 @@ fn each_listener_appears_once_with_its_owners_name() {
     ]
     .into_iter()
     .collect();
-    let got: BTreeSet<String> = samples_on_ports(&text, schema::SERVING.name, &ports)
+    let got: BTreeSet<String> = samples_on_ports(text, schema::SERVING.name, ports)
         .into_iter()
         .map(String::from)
         .collect();
     assert_eq!(got, expected, "full output:\n{text}");
+}
 
-    // The SO_REUSEPORT group is one series whose queue maximum is the sum.
-    let max = samples_on_ports(&text, schema::SERVING_BACKLOG_MAX.name, &ports[4..5]);
+/// Step 2: the SO_REUSEPORT group on `port` is one series whose queue
+/// maximum is the sum of its two sockets'.
+fn a_reuseport_group_is_one_series_whose_queue_maximum_is_the_sum(text: &str, port: u16) {
+    let max = samples_on_ports(text, schema::SERVING_BACKLOG_MAX.name, &[port]);
     assert_eq!(
         max.into_iter().collect::<Vec<_>>(),
         [format!(
-            r#"planet_serving_backlog_max{{protocol="tcp",name="reuse-a",container="",addr="127.0.0.1",port="{}"}} 128"#,
-            ports[4]
+            r#"planet_serving_backlog_max{{protocol="tcp",name="reuse-a",container="",addr="127.0.0.1",port="{port}"}} 128"#
         )]
     );
 }

@@ -236,6 +236,24 @@ pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     path
 }
 
+/// Asserts that a run failed (exit 1) with one line on stderr, which names
+/// `path` first (`planet: PATH: ...`): that line.
+pub fn assert_error_naming(output: &Output, path: &Path) -> String {
+    let stderr = stderr_of(output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}: {stderr}",
+        path.display()
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("planet: {}: ", path.display())),
+        "{stderr}"
+    );
+    stderr
+}
+
 pub fn assert_success(output: &Output) {
     assert!(
         output.status.success() && output.stderr.is_empty(),
