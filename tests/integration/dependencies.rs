@@ -68,6 +68,12 @@ fn dependency_series(text: &str, port: u16) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// Whether a series of [`dependency_series`] is a byte counter.
+fn is_bytes(series: &str) -> bool {
+    let bytes = [schema::UPSTREAM_BYTES.name, schema::DOWNSTREAM_BYTES.name];
+    bytes.contains(&family_of(series))
+}
+
 fn expected(entries: &[(&str, String, u64)]) -> BTreeMap<String, u64> {
     entries
         .iter()
@@ -163,7 +169,7 @@ fn counters_never_decrease_over_50_runs_of_churn_and_keep_closed_bytes() {
         let text = collect_stdout(&["--state-file", state_arg]);
         let now: BTreeMap<String, u64> = dependency_series(&text, port)
             .into_iter()
-            .filter(|(k, _)| k.contains("_bytes_total"))
+            .filter(|(series, _)| is_bytes(series))
             .collect();
         for (series, before) in &previous {
             let after = now.get(series).copied().unwrap_or(0);
@@ -465,7 +471,7 @@ fn a_state_from_another_boot_counts_this_boots_sockets_in_full() {
         let text = fs::read_to_string(env.output_file()).unwrap();
         let bytes: Vec<u64> = dependency_series(&text, port)
             .into_iter()
-            .filter(|(series, _)| series.contains("_bytes_total"))
+            .filter(|(series, _)| is_bytes(series))
             .map(|(_, value)| value)
             .collect();
         // Upstream out and in, downstream in and out: the old total plus

@@ -27,8 +27,8 @@ fn assert_no_panic(output: &Output) {
 fn is_complete(text: &str) -> bool {
     text.starts_with("# HELP ")
         && text.ends_with('\n')
-        && text.contains("\nplanet_build_info{")
-        && text.contains("\nplanet_snapshot_duration_seconds ")
+        && text.contains(&format!("\n{}{{", schema::BUILD_INFO.name))
+        && text.contains(&format!("\n{} ", schema::SNAPSHOT_DURATION.name))
 }
 
 #[test]
