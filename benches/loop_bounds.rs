@@ -239,12 +239,9 @@ fn flood_run(build: &Build, cap: u64) -> FloodRun {
     if watch.writes == writes_then {
         longest_gap = longest_gap.max(watch.longest_gap(start));
     }
-    let cpu = if exited.is_none() {
-        cpu_seconds(pid)
-    } else {
-        0.0
-    };
+    let mut cpu = 0.0;
     if exited.is_none() {
+        cpu = cpu_seconds(pid);
         hwm = hwm.max(status_field(pid, "VmHWM:").unwrap_or(0));
     }
     stop(&mut planet, exited);

@@ -1,8 +1,9 @@
 //! Never silently partial, and not to be fooled: planet as a user who may
-//! not see every network namespace; container IDs named only by the runtime
-//! that made the cgroup; and a shared listener named by the parent of its
-//! forked workers even when they all started in the same clock tick. (The
-//! fleet of 2,000 namespaces is in the heavy tests.)
+//! not see every network namespace, or without the capability to enter
+//! them; container IDs named only by the runtime that made the cgroup; and
+//! a shared listener named by the parent of its forked workers even when
+//! they all started in the same clock tick. (The fleet of 2,000 namespaces
+//! is in the heavy tests.)
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -23,15 +24,11 @@ use crate::testenv::*;
 /// what it could read.
 #[test]
 fn as_nobody_the_namespaces_it_cannot_see_are_counted_and_said() {
-    let Some(()) = need_root("running a process nobody may not look into") else {
-        return;
-    };
-    let Some(setpriv) = tool("setpriv", "util-linux") else {
+    let Some(setpriv) = setpriv("running a process nobody may not look into") else {
         return;
     };
     let Some((holder, port)) = in_own_netns(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = port_of(listener.local_addr());
+        let (listener, port) = loopback_listener();
         (Named::hold("root-server", &[listener.as_raw_fd()]), port)
     }) else {
         return;
@@ -80,6 +77,61 @@ fn as_nobody_the_namespaces_it_cannot_see_are_counted_and_said() {
     );
     assert_skips_said(&counts, &stderr);
     assert!(!text.lines().any(|l| l == series), "as nobody: {text}");
+}
+
+/// planet without CAP_SYS_ADMIN (as a service may be started) cannot enter
+/// a container's network namespace: it reads its own, says in one warning
+/// that the rest was not read and why, and counts them by reason.
+#[test]
+fn without_cap_sys_admin_the_own_namespace_is_read_and_the_rest_is_said() {
+    let Some(setpriv) = setpriv("dropping CAP_SYS_ADMIN (only root has it to drop)") else {
+        return;
+    };
+    in_own_netns(move || {
+        let Some(mut bridge) = Bridge::with(&[Runtime::Docker]) else {
+            return;
+        };
+        let container = &mut bridge.containers[0];
+        let web = container.inside(|| TcpListener::bind("0.0.0.0:8080").unwrap());
+        container.hold("web", &[web.as_raw_fd()]);
+        let host = TcpListener::bind("192.0.2.1:0").unwrap();
+        let port = port_of(host.local_addr());
+        let output = Command::new(setpriv)
+            .args(["--inh-caps=-sys_admin", "--bounding-set=-sys_admin", PLANET])
+            .args(["collect", "--stdout", "--no-resolve"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        let stderr = stderr_of(&output);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("planet: warning: ")
+                && stderr.contains(" network namespaces not read: ")
+                && stderr.contains(
+                    " no_privilege (entering one needs CAP_SYS_ADMIN); their sockets are missing"
+                ),
+            "{stderr}"
+        );
+        let text = String::from_utf8(output.stdout).unwrap();
+        // Counted too, by reason: the container's namespace at least.
+        let refused = samples(&text, schema::NETWORK_NAMESPACES_SKIPPED.name)
+            .into_iter()
+            .find_map(|line| {
+                line.strip_prefix("planet_network_namespaces_skipped{reason=\"no_privilege\"} ")
+            })
+            .and_then(|n| n.parse::<u64>().ok());
+        assert!(refused.is_some_and(|n| n >= 1), "{text}");
+        assert!(of_container(&text, schema::SERVING.name, &bridge.containers[0].id).is_empty());
+        assert_eq!(
+            samples_on_ports(&text, schema::SERVING.name, &[port]).len(),
+            1,
+            "the own namespace's series: {text}"
+        );
+        assert_eq!(
+            samples(&text, schema::NETWORK_NAMESPACES.name),
+            ["planet_network_namespaces 1"]
+        );
+    });
 }
 
 /// Container IDs cannot be borrowed: the outermost runtime component of a

@@ -18,14 +18,6 @@ use crate::testenv::containers::{Bridge, Container, Podman, Runtime};
 use crate::testenv::namespaces::NamespaceCounts;
 use crate::testenv::*;
 
-/// The sample lines of `family` that carry `container="ID"`.
-fn of_container<'a>(text: &'a str, family: &str, id: &str) -> BTreeSet<&'a str> {
-    samples(text, family)
-        .into_iter()
-        .filter(|line| has_label(line, label::CONTAINER, id))
-        .collect()
-}
-
 /// `bytes_acked` and `bytes_received` of the one connection to `peer` in
 /// `ss -tinH` output.
 fn ss_bytes(ss: &str, peer: &str) -> (u64, u64) {
@@ -41,19 +33,6 @@ fn ss_bytes(ss: &str, peer: &str) -> (u64, u64) {
             .map_or(0, |v| v.parse().unwrap())
     };
     (field("bytes_acked:"), field("bytes_received:"))
-}
-
-/// `(protocol, addr, port)` of each listener `ss -Htuln` shows.
-fn ss_listeners(ss: &str) -> BTreeSet<(String, String, String)> {
-    ss.lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (addr, port) = fields[4].rsplit_once(':').unwrap();
-            let addr = addr.trim_start_matches('[').trim_end_matches(']');
-            let addr = if addr == "*" { "::" } else { addr };
-            (fields[0].to_string(), addr.to_string(), port.to_string())
-        })
-        .collect()
 }
 
 /// A connection from `client` (a container) to `server`'s listener: the
@@ -120,10 +99,10 @@ fn listeners_are_labelled_by_container_as_ss_sees_them(text: &str, [a, b, c]: [&
         (b, vec![("tcp", "cache", "127.0.0.1", "9090")]),
         (c, vec![("udp", "dns", "::", "5353")]),
     ] {
-        let oracle = ss_listeners(&container.ss(&["-Htuln"]));
-        let mine: BTreeSet<(String, String, String)> = expected
+        let oracle = ss_listening(&container.ss(&["-Htuln"]));
+        let mine: BTreeSet<(String, String, String, Vec<String>)> = expected
             .iter()
-            .map(|(p, _, addr, port)| (p.to_string(), addr.to_string(), port.to_string()))
+            .map(|(p, _, addr, port)| (p.to_string(), addr.to_string(), port.to_string(), vec![]))
             .collect();
         assert_eq!(oracle, mine, "ss in {}", container.netns);
         let lines: BTreeSet<String> = expected
@@ -244,61 +223,6 @@ fn every_container_address_is_listed_and_no_loopback_one(text: &str, containers:
 fn the_containers_namespaces_are_read(text: &str) {
     let namespaces = NamespaceCounts::of(text).read;
     assert!(namespaces >= 4, "own and three containers: {namespaces}");
-}
-
-#[test]
-fn without_cap_sys_admin_the_own_namespace_is_read_and_the_rest_is_said() {
-    let Some(()) = need_root("dropping CAP_SYS_ADMIN (only root has it to drop)") else {
-        return;
-    };
-    let Some(setpriv) = tool("setpriv", "util-linux") else {
-        return;
-    };
-    in_own_netns(move || {
-        let Some(mut bridge) = Bridge::with(&[Runtime::Docker]) else {
-            return;
-        };
-        let container = &mut bridge.containers[0];
-        let web = container.inside(|| TcpListener::bind("0.0.0.0:8080").unwrap());
-        container.hold("web", &[web.as_raw_fd()]);
-        let host = TcpListener::bind("192.0.2.1:0").unwrap();
-        let port = port_of(host.local_addr());
-        let output = Command::new(setpriv)
-            .args(["--inh-caps=-sys_admin", "--bounding-set=-sys_admin", PLANET])
-            .args(["collect", "--stdout", "--no-resolve"])
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(0));
-        let stderr = stderr_of(&output);
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(
-            stderr.starts_with("planet: warning: ")
-                && stderr.contains(" network namespaces not read: ")
-                && stderr.contains(
-                    " no_privilege (entering one needs CAP_SYS_ADMIN); their sockets are missing"
-                ),
-            "{stderr}"
-        );
-        let text = String::from_utf8(output.stdout).unwrap();
-        // Counted too, by reason: the container's namespace at least.
-        let refused = samples(&text, schema::NETWORK_NAMESPACES_SKIPPED.name)
-            .into_iter()
-            .find_map(|line| {
-                line.strip_prefix("planet_network_namespaces_skipped{reason=\"no_privilege\"} ")
-            })
-            .and_then(|n| n.parse::<u64>().ok());
-        assert!(refused.is_some_and(|n| n >= 1), "{text}");
-        assert!(of_container(&text, schema::SERVING.name, &bridge.containers[0].id).is_empty());
-        assert_eq!(
-            samples_on_ports(&text, schema::SERVING.name, &[port]).len(),
-            1,
-            "the own namespace's series: {text}"
-        );
-        assert_eq!(
-            samples(&text, schema::NETWORK_NAMESPACES.name),
-            ["planet_network_namespaces 1"]
-        );
-    });
 }
 
 /// A connection from B to a real server in A (socat, echoing) that opens

@@ -67,8 +67,7 @@ fn retransmits_equal_what_ss_counts_and_rtt_is_plausible() {
         return;
     };
     in_own_netns(move || {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = port_of(listener.local_addr());
+        let (listener, port) = loopback_listener();
         // One segment in ten towards the server is lost on arrival (on the
         // way out, TCP would be told and send again uncounted).
         nft_drop(
@@ -136,8 +135,7 @@ fn retransmits_equal_what_ss_counts_and_rtt_is_plausible() {
 fn connections_are_counted_once_and_never_decrease_across_runs() {
     in_own_netns(|| {
         let env = TestEnv::new();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = port_of(listener.local_addr());
+        let (listener, port) = loopback_listener();
         let connect = || {
             let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
             (client, listener.accept().unwrap().0)

@@ -154,8 +154,7 @@ fn started(pid: u32) -> u64 {
 
 #[test]
 fn backlog_counts_connections_waiting_to_be_accepted() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(listener.local_addr());
+    let (listener, port) = loopback_listener();
     let _waiting = queue_connections(&listener, 3);
     let text = collect_stdout(&[]);
     let name = std::fs::read_to_string("/proc/self/comm").unwrap();
@@ -200,22 +199,7 @@ fn two_runs_over_the_same_sockets_give_identical_bytes() {
 fn ss_serving(ss: &std::path::Path) -> BTreeSet<(String, String, String, Vec<String>)> {
     let output = Command::new(ss).arg("-Htulnp").output().expect("run ss");
     assert!(output.status.success());
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (addr, port) = fields[4].rsplit_once(':').unwrap();
-            let addr = addr.trim_start_matches('[').trim_end_matches(']');
-            let addr = if addr == "*" { "::" } else { addr }.to_string();
-            // users:(("name",pid=1,fd=3),("other",pid=2,fd=3))
-            let names = line
-                .split("(\"")
-                .skip(1)
-                .filter_map(|s| s.split_once("\",pid=").map(|(name, _)| name.to_string()))
-                .collect();
-            (fields[0].to_string(), addr, port.to_string(), names)
-        })
-        .collect()
+    ss_listening(&String::from_utf8_lossy(&output.stdout))
 }
 
 #[test]
@@ -277,8 +261,7 @@ fn a_forked_servers_socket_is_named_by_its_parent_whatever_the_pids() {
     let Some(unshare) = tool("unshare", "util-linux") else {
         return;
     };
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(listener.local_addr());
+    let (listener, port) = loopback_listener();
     let names = tempfile::tempdir().unwrap();
     let sleep = which("sleep").unwrap();
     for name in ["srv-parent", "srv-worker"] {

@@ -3,27 +3,29 @@
 //! planet's own exposition parser. Helpers by concern live beside it:
 //! [`holders`] (sockets and the processes holding them), [`netns`]
 //! (a network namespace of a test's own), [`oracles`] (real tools to
-//! compare against).
+//! compare against), [`samples`] (sample lines picked out by the schema's
+//! names), [`servers`] (servers on loopback playing other programs).
 
-use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use planet::exposition::{self, Exposition};
-use planet::schema::{self, label, Label};
+use planet::schema;
 
 pub mod containers;
 pub mod holders;
 pub mod namespaces;
 pub mod netns;
 pub mod oracles;
+pub mod samples;
 pub mod servers;
 
 pub use holders::*;
 pub use netns::*;
 pub use oracles::*;
+pub use samples::*;
 pub use servers::*;
 
 pub const PLANET: &str = env!("CARGO_BIN_EXE_planet");
@@ -236,6 +238,12 @@ pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     path
 }
 
+/// Asserts that a run did not panic (whatever else it did).
+pub fn assert_no_panic(output: &Output) {
+    let stderr = stderr_of(output);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// Asserts that a run failed (exit 1) with one line on stderr, which names
 /// `path` first (`planet: PATH: ...`): that line.
 pub fn assert_error_naming(output: &Output, path: &Path) -> String {
@@ -261,84 +269,6 @@ pub fn assert_success(output: &Output) {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// The family a sample line is of: its name, before the labels or the
-/// value (`#` for a comment line).
-pub fn family_of(line: &str) -> &str {
-    line.split(['{', ' ']).next().unwrap_or_default()
-}
-
-/// The sample lines of one family (without HELP/TYPE).
-pub fn samples<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
-    text.lines()
-        .filter(|line| family_of(line) == family)
-        .collect()
-}
-
-/// Whether a sample line carries `label="value"`.
-pub fn has_label(line: &str, label: Label, value: &str) -> bool {
-    line.contains(&format!("{}=\"{value}\"", label.name))
-}
-
-/// The value of `label` in a sample line, as written (escapes kept).
-pub fn label_value(line: &str, label: Label) -> Option<&str> {
-    let key = format!("{}=\"", label.name);
-    let at = line
-        .match_indices(&key)
-        .map(|(at, _)| at)
-        .find(|&at| at > 0 && matches!(line.as_bytes()[at - 1], b'{' | b','))?;
-    let (value, _) = line[at + key.len()..].split_once('"')?;
-    Some(value)
-}
-
-/// The sample lines of one family that carry `port="P"` for one of
-/// `ports`, in planet's own network namespace (`container=""`): the test's
-/// own, as planet inherits it. (Another namespace, another test's, may use
-/// the same port numbers.)
-pub fn samples_on_ports<'a>(text: &'a str, family: &str, ports: &[u16]) -> BTreeSet<&'a str> {
-    own_samples(text, family)
-        .into_iter()
-        .filter(|line| {
-            ports
-                .iter()
-                .any(|p| has_label(line, label::PORT, &p.to_string()))
-        })
-        .collect()
-}
-
-/// The sample lines of one family in planet's own network namespace.
-pub fn own_samples<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
-    samples(text, family)
-        .into_iter()
-        .filter(|line| is_own(line))
-        .collect()
-}
-
-/// Whether a sample line is of planet's own network namespace
-/// (`container=""`).
-pub fn is_own(line: &str) -> bool {
-    has_label(line, label::CONTAINER, "")
-}
-
-/// What two runs over the same sockets agree on: everything but times and
-/// durations, and but what belongs to other network namespaces, which
-/// other tests make and drop meanwhile (their series, their number).
-pub fn own_view(text: &str) -> String {
-    let varies = [
-        schema::COLLECT_TIMESTAMP.name,
-        schema::COLLECTOR_DURATION.name,
-        schema::SNAPSHOT_DURATION.name,
-        schema::NETWORK_NAMESPACES.name,
-        schema::NETWORK_NAMESPACES_SKIPPED.name,
-    ];
-    text.lines()
-        .filter(|l| {
-            let elsewhere = l.contains(&format!("{}=\"", label::CONTAINER.name)) && !is_own(l);
-            !elsewhere && !varies.contains(&family_of(l))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
 }
 
 /// Waits until `check` holds, for at most `limit`.
