@@ -32,29 +32,34 @@
 //! The count of namespaces read is printed. No packet leaves the machine:
 //! the flood never connects, and planet runs with `--no-resolve`.
 
+// The heavy tests' memory cage: only its peak and OOM kills are read here.
+#[allow(dead_code)]
+#[path = "../tests/heavy/cage.rs"]
+mod cage;
+#[path = "common/looping.rs"]
+mod looping;
 // Only the wall time of `measure` is used: its peak RSS comes from `wait4`.
 #[allow(dead_code)]
 #[path = "common/measure.rs"]
 mod measure;
 #[path = "common/netns.rs"]
 mod netns;
+#[path = "common/tenants.rs"]
+mod tenants;
 #[path = "common/workers.rs"]
 mod workers;
 
-use std::io::{Read, Write};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use measure::{cpu_seconds, measure, median};
-use netns::in_own_netns;
+use cage::MemoryCage;
+use looping::{metric, spawn_loop, stop, Watch};
+use measure::{cpu_seconds, load, measure, median, status_field};
+use netns::{in_own_netns, in_own_pid_namespace};
+use planet::schema;
+use tenants::Flood;
 
 const PLANET: &str = env!("CARGO_BIN_EXE_planet");
-const FLOODER: &str = "PLANET_BENCH_FLOODER";
-const HOLDER: &str = "PLANET_BENCH_NS_HOLDER";
 const FLOODERS: usize = 2;
 const FLOOD: Duration = Duration::from_secs(20);
 const FLOOD_ROUNDS: usize = 3;
@@ -73,13 +78,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` probing
     }
-    if std::env::var_os(FLOODER).is_some() {
-        return flooder();
-    }
-    if let Ok(spec) = std::env::var(HOLDER) {
-        return holder(spec.parse().expect("namespace count"));
-    }
-    if !in_own_pid_namespace() || !in_own_netns() {
+    if tenants::played() || !in_own_pid_namespace() || !in_own_netns() {
         return;
     }
     let parts: Vec<String> = std::env::args()
@@ -103,28 +102,6 @@ fn main() {
     if wants("namespaces") {
         namespaces(&builds);
     }
-}
-
-/// True in a PID namespace of its own, with its own `/proc` (go on).
-/// Outside: runs this bench again in one, waits, and returns false (stop).
-/// planet then sees the bench's processes only, and so reads the bench's
-/// namespaces only: not those of whatever else runs on the machine, whose
-/// sockets would change what is measured from one run to the next.
-fn in_own_pid_namespace() -> bool {
-    const INSIDE: &str = "PLANET_BENCH_IN_PIDNS";
-    if std::env::var_os(INSIDE).is_some() || std::env::var_os("PLANET_BENCH_IN_NETNS").is_some() {
-        return true;
-    }
-    let status = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc"])
-        .arg(std::env::current_exe().expect("the bench's own path"))
-        .args(std::env::args().skip(1))
-        .env(INSIDE, "1")
-        .status();
-    if !status.is_ok_and(|s| s.success()) {
-        println!("SKIPPED: needs a PID namespace of its own (root, unshare(1))");
-    }
-    false
 }
 
 struct Build {
@@ -221,13 +198,12 @@ fn flood(builds: &[Build]) {
 }
 
 fn flood_run(build: &Build, cap: u64) -> FloodRun {
-    let flooders: Vec<Child> = (0..FLOODERS).map(|_| workers::spawn(FLOODER, "")).collect();
-    let cgroup = Cgroup::new(cap);
-    if cgroup.is_none() {
-        eprintln!("no v1 memory cgroup: this run has no memory cap");
-    }
+    let mut flood = Flood::ready(FLOODERS);
+    let cage = MemoryCage::new("bench", cap)
+        .inspect_err(|why| eprintln!("{why}: this run has no memory cap"))
+        .ok();
     let dir = tempfile::tempdir().unwrap();
-    let mut planet = spawn_loop(&build.path, "2s", dir.path(), cgroup.as_ref());
+    let mut planet = spawn_loop(&build.path, "2s", dir.path(), cage.as_ref());
     let pid = planet.id();
     let file = dir.path().join("planet.prom");
     let mut watch = Watch::default();
@@ -238,13 +214,7 @@ fn flood_run(build: &Build, cap: u64) -> FloodRun {
         std::thread::sleep(Duration::from_millis(100));
         watch.look(&file);
     }
-    let mut flooders: Vec<Child> = flooders
-        .into_iter()
-        .map(|mut f| {
-            f.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
-            f
-        })
-        .collect();
+    flood.start();
     let start = Instant::now();
     let writes_before = watch.writes;
     let mut sample = |watch: &mut Watch, exited: &mut Option<ExitStatus>| {
@@ -260,20 +230,7 @@ fn flood_run(build: &Build, cap: u64) -> FloodRun {
     }
     let writes = watch.writes - writes_before;
     let mut longest_gap = watch.longest_gap(start);
-    let mut rate = 0.0;
-    for flooder in &mut flooders {
-        drop(flooder.stdin.take());
-        let mut said = String::new();
-        flooder
-            .stdout
-            .as_mut()
-            .unwrap()
-            .read_to_string(&mut said)
-            .unwrap();
-        let (count, seconds) = said.trim().split_once(' ').expect("flooder's count");
-        rate += count.parse::<f64>().unwrap() / seconds.parse::<f64>().unwrap();
-    }
-    workers::stop(flooders);
+    let rate = flood.stop();
     // One more write after the flood, for the final count of lost ones.
     let (writes_then, tail) = (watch.writes, Instant::now());
     while watch.writes == writes_then && tail.elapsed() < Duration::from_secs(6) {
@@ -282,23 +239,18 @@ fn flood_run(build: &Build, cap: u64) -> FloodRun {
     if watch.writes == writes_then {
         longest_gap = longest_gap.max(watch.longest_gap(start));
     }
-    let cpu = if exited.is_none() {
-        cpu_seconds(pid)
-    } else {
-        0.0
-    };
+    let mut cpu = 0.0;
     if exited.is_none() {
+        cpu = cpu_seconds(pid);
         hwm = hwm.max(status_field(pid, "VmHWM:").unwrap_or(0));
     }
     stop(&mut planet, exited);
-    let lost = watch.last.lines().find_map(|line| {
-        let (name, value) = line.split_once(' ')?;
-        matches!(
-            name,
-            "planet_destroy_notifications_lost_total" | "planet_destroy_events_lost_total"
-        )
-        .then(|| value.parse::<f64>().ok())?
-    });
+    // The older name, for a baseline built before the rename.
+    let lost = [
+        schema::DESTROY_NOTIFICATIONS_LOST.name,
+        "planet_destroy_events_lost_total",
+    ];
+    let lost = lost.iter().find_map(|name| metric(&watch.last, name));
     FloodRun {
         hwm_kib: hwm,
         writes,
@@ -306,42 +258,9 @@ fn flood_run(build: &Build, cap: u64) -> FloodRun {
         lost,
         rate,
         cpu,
-        oom: cgroup.as_ref().is_some_and(|c| c.oom_kills() > 0),
-        cgroup_peak: cgroup.as_ref().map_or(0, Cgroup::peak),
+        oom: cage.as_ref().is_some_and(|c| c.oom_kills() > 0),
+        cgroup_peak: cage.as_ref().map_or(0, MemoryCage::peak),
     }
-}
-
-/// A flood worker: moves into a namespace of its own, says `ready`, waits
-/// for `go`, then creates and closes TCP sockets until its stdin closes,
-/// and prints how many, and in how many seconds.
-fn flooder() {
-    // SAFETY: single-threaded here; only the network namespace changes.
-    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
-        .expect("unshare");
-    println!("ready");
-    let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
-    let stop = Arc::new(AtomicBool::new(false));
-    let told = stop.clone();
-    std::thread::spawn(move || {
-        let _ = std::io::stdin().read_line(&mut String::new());
-        told.store(true, Ordering::Relaxed);
-    });
-    let start = Instant::now();
-    let mut count = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        for _ in 0..256 {
-            // SAFETY: plain syscalls on a descriptor of our own.
-            unsafe {
-                let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-                assert!(fd >= 0, "socket");
-                libc::close(fd);
-            }
-        }
-        count += 256;
-    }
-    println!("{count} {}", start.elapsed().as_secs_f64());
 }
 
 // ---------------------------------------------------------------- namespaces
@@ -358,7 +277,7 @@ struct LoopRun {
 
 fn namespaces(builds: &[Build]) {
     let setup = Instant::now();
-    let holder = workers::spawn(HOLDER, &NAMESPACES.to_string());
+    let holder = tenants::hold_namespaces(NAMESPACES);
     println!(
         "{NAMESPACES} namespaces, a process in each (set up in {:.1} s)\n",
         setup.elapsed().as_secs_f64()
@@ -464,7 +383,7 @@ fn loop_run(build: &Build) -> LoopRun {
                 .unwrap_or(0),
         );
         if watch.look(&file) {
-            samples.extend(metric(&watch.last, "planet_snapshot_duration_seconds"));
+            samples.extend(metric(&watch.last, schema::SNAPSHOT_DURATION.name));
         }
         exited = planet.try_wait().unwrap();
     }
@@ -475,237 +394,6 @@ fn loop_run(build: &Build) -> LoopRun {
         fds,
         hwm_kib: hwm,
         samples,
-        namespaces: metric(&watch.last, "planet_network_namespaces"),
-    }
-}
-
-/// Holds `count` network namespaces, each with a child process living in
-/// it, until stdin closes. The children die with this process.
-fn holder(count: usize) {
-    let own = std::fs::metadata("/proc/self/ns/net").unwrap();
-    let mut children = Vec::with_capacity(count);
-    for _ in 0..count {
-        // SAFETY: single-threaded; the child calls only async-signal-safe
-        // functions (prctl, unshare, pause, _exit) before it dies.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork");
-        if pid == 0 {
-            unsafe {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                if libc::getppid() == 1 || libc::unshare(libc::CLONE_NEWNET) != 0 {
-                    libc::_exit(1);
-                }
-                loop {
-                    libc::pause();
-                }
-            }
-        }
-        children.push(pid);
-    }
-    // Ready once every child lives in a namespace of its own.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    for pid in &children {
-        loop {
-            match std::fs::metadata(format!("/proc/{pid}/ns/net")) {
-                Ok(ns) if ns.ino() != own.ino() => break,
-                Ok(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-                other => panic!("namespace holder {pid} did not unshare: {other:?}"),
-            }
-        }
-    }
-    workers::hold_until_stopped();
-    for pid in &children {
-        // SAFETY: our own children, not yet reaped.
-        unsafe { libc::kill(*pid, libc::SIGKILL) };
-    }
-    for pid in &children {
-        // SAFETY: as above.
-        unsafe { libc::waitpid(*pid, std::ptr::null_mut(), 0) };
-    }
-}
-
-// ---------------------------------------------------------------- common
-
-/// `planet collect --loop` writing into `out`, in `cgroup` if given (the
-/// shell joins it, then becomes planet: same pid, nothing allocated outside).
-fn spawn_loop(planet: &str, interval: &str, out: &Path, cgroup: Option<&Cgroup>) -> Child {
-    let args = [
-        "collect",
-        "--loop",
-        "--interval",
-        interval,
-        "--no-resolve",
-        "--out",
-    ];
-    let state = out.join("planet.state");
-    let mut command = match cgroup {
-        Some(cgroup) => {
-            let mut sh = Command::new("sh");
-            sh.args(["-c", "echo $$ > \"$0\"/cgroup.procs && exec \"$@\""])
-                .arg(&cgroup.dir)
-                .arg(planet);
-            sh
-        }
-        None => Command::new(planet),
-    };
-    command
-        .args(args)
-        .arg(out)
-        .arg("--state-file")
-        .arg(state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn planet --loop")
-}
-
-/// SIGTERM, then SIGKILL if it has not gone in 20 s.
-fn stop(planet: &mut Child, exited: Option<ExitStatus>) {
-    if exited.is_some() {
-        return;
-    }
-    // SAFETY: plain kill of our own child.
-    unsafe { libc::kill(planet.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while planet.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = planet.kill();
-            let _ = planet.wait();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The output file, looked at again and again: how many times it was
-/// written (its timestamp line changed) and when.
-#[derive(Default)]
-struct Watch {
-    stamp: String,
-    last: String,
-    writes: usize,
-    at: Vec<Instant>,
-}
-
-impl Watch {
-    /// True if the file was written since the last look.
-    fn look(&mut self, file: &Path) -> bool {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            return false;
-        };
-        let Some(stamp) = text
-            .lines()
-            .find(|l| l.starts_with("planet_collect_timestamp_seconds "))
-        else {
-            return false;
-        };
-        if stamp == self.stamp {
-            return false;
-        }
-        self.stamp = stamp.to_string();
-        self.last = text;
-        self.writes += 1;
-        self.at.push(Instant::now());
-        true
-    }
-
-    /// The longest time without a write from `since` until now.
-    fn longest_gap(&self, since: Instant) -> Duration {
-        let mut marks: Vec<Instant> = vec![since];
-        marks.extend(self.at.iter().filter(|t| **t > since));
-        marks.push(Instant::now());
-        marks.windows(2).map(|w| w[1] - w[0]).max().unwrap()
-    }
-}
-
-/// The value of an unlabelled sample in an exposition.
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        let (n, value) = line.split_once(' ')?;
-        (n == name).then(|| value.parse().ok())?
-    })
-}
-
-/// The machine's 1-minute load average: other work shares these cores.
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(String::from))
-        .unwrap_or_default()
-}
-
-/// A number from `/proc/PID/status` (kB for memory).
-fn status_field(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// A cgroup v1 memory cgroup, a child of this process's own, removed when
-/// dropped. None where there is no v1 memory controller to use.
-struct Cgroup {
-    dir: PathBuf,
-}
-
-impl Cgroup {
-    fn new(limit: u64) -> Option<Self> {
-        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-        let path = own.lines().find_map(|l| {
-            let mut parts = l.splitn(3, ':');
-            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-            controllers
-                .split(',')
-                .any(|c| c == "memory")
-                .then_some(path)
-        })?;
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let dir = Path::new("/sys/fs/cgroup/memory")
-            .join(path.trim_start_matches('/'))
-            .join(format!(
-                "planet-bench-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-        std::fs::create_dir(&dir).ok()?;
-        let cgroup = Cgroup { dir };
-        std::fs::write(cgroup.dir.join("memory.limit_in_bytes"), limit.to_string()).ok()?;
-        Some(cgroup)
-    }
-
-    /// Processes the OOM killer killed in it.
-    fn oom_kills(&self) -> u64 {
-        std::fs::read_to_string(self.dir.join("memory.oom_control"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("oom_kill "))
-                    .and_then(|n| n.trim().parse().ok())
-            })
-            .unwrap_or(0)
-    }
-
-    /// Its highest charge, in bytes.
-    fn peak(&self) -> u64 {
-        std::fs::read_to_string(self.dir.join("memory.max_usage_in_bytes"))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Cgroup {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            if std::fs::remove_dir(&self.dir).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        eprintln!("could not remove {}", self.dir.display());
+        namespaces: metric(&watch.last, schema::NETWORK_NAMESPACES.name),
     }
 }

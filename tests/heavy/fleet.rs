@@ -11,7 +11,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::testenv::{skip_or_fail, tool, wait_for};
+use crate::testenv::{need_root, tool, wait_for};
 
 /// The fleet's first process: `$1` sleepers, each in a network namespace
 /// of its own, then waits for them (`sleep 600`: the bound should the
@@ -38,10 +38,7 @@ impl Fleet {
     /// it, all started once this returns. None (a skip, or a failure under
     /// PLANET_REQUIRE_TOOLS=1) without root or unshare(1).
     pub fn of(n: usize) -> Option<Fleet> {
-        // SAFETY: geteuid cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
-            return skip_or_fail("making network namespaces needs root");
-        }
+        need_root("making network namespaces")?;
         let unshare = tool("unshare", "util-linux")?;
         let child = Command::new(unshare)
             .args(["--pid", "--fork", "--kill-child", "sh", "-c", START, "sh"])

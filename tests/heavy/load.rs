@@ -1,19 +1,18 @@
 //! What the heavy tests share: a `--loop` planet followed write by write,
 //! idle connections held by the thousand to make every sample slow, the
 //! kernel's own tcp_info counters, processes that flood socket()+close()
-//! from network namespaces of their own, and a memory cgroup to run planet
-//! in.
+//! from network namespaces of their own, a process's peak RSS, and an
+//! output file read line by line. (The memory cgroup to run planet in is
+//! [`crate::cage`].)
 
-use std::ffi::CString;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::testenv::{bytes_acked, skip_or_fail, tcp_info, terminate, wait_for, Named};
+use crate::testenv::{bytes_acked, tcp_info, terminate, wait_for, Named};
 
 /// A `planet collect --loop` writing one output file, followed write by
 /// write. Killed on drop unless the test stopped it.
@@ -329,148 +328,31 @@ pub fn peak_rss(pid: u32) -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// A memory cgroup of the test's own with a limit, to run planet in as
-/// systemd's `MemoryMax=` would: cgroup v2's `memory.max` where this
-/// process's v2 cgroup hands the memory controller down, else a child of
-/// its cgroup v1 memory cgroup with `memory.limit_in_bytes`. Removed on
-/// drop (after what ran in it has ended).
-pub struct MemoryCage {
-    dir: PathBuf,
-    procs: CString,
-    v2: bool,
+/// A sample line's value.
+pub fn value(line: &str) -> u64 {
+    line.rsplit_once(' ')
+        .and_then(|(_, v)| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("not a sample: {line}")) as u64
 }
 
-impl MemoryCage {
-    /// None (a skip, or a failure under PLANET_REQUIRE_TOOLS=1) when there
-    /// is no memory controller to use.
-    pub fn new(limit: u64) -> Option<MemoryCage> {
-        let name = format!(
-            "planet-churn-{}-{}",
-            std::process::id(),
-            CAGES.fetch_add(1, Ordering::Relaxed)
-        );
-        let (parent, v2) = match memory_cgroup() {
-            Some(found) => found,
-            None => {
-                return skip_or_fail("no memory cgroup (v2 memory.max or v1 memory controller)")
-            }
-        };
-        let dir = parent.join(name);
-        if let Err(e) = std::fs::create_dir(&dir) {
-            return skip_or_fail(&format!("cannot make {}: {e}", dir.display()));
-        }
-        let procs = CString::new(
-            dir.join("cgroup.procs")
-                .into_os_string()
-                .into_encoded_bytes(),
-        )
-        .expect("a path without NUL");
-        let cage = MemoryCage { dir, procs, v2 };
-        let knob = if v2 {
-            "memory.max"
-        } else {
-            "memory.limit_in_bytes"
-        };
-        std::fs::write(cage.dir.join(knob), limit.to_string()).expect("set the memory limit");
-        Some(cage)
-    }
-
-    /// Makes `command`'s process join the cage between fork and exec,
-    /// before it allocates anything.
-    pub fn confine(&self, command: &mut Command) {
-        let procs = self.procs.clone();
-        // SAFETY: open, write and close are async-signal-safe; the path was
-        // made before the fork.
-        unsafe {
-            command.pre_exec(move || {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-                libc::close(fd);
-                match written {
-                    1 => Ok(()),
-                    _ => Err(std::io::Error::last_os_error()),
-                }
-            });
-        }
-    }
-
-    /// What the kernel says of the cage: its peak usage and OOM kills.
-    pub fn report(&self) -> String {
-        let read = |name: &str| {
-            std::fs::read_to_string(self.dir.join(name))
-                .unwrap_or_default()
-                .replace('\n', " ")
-        };
-        match self.v2 {
-            true => format!(
-                "memory.peak {} memory.events {}",
-                read("memory.peak"),
-                read("memory.events")
-            ),
-            false => format!(
-                "memory.max_usage_in_bytes {} memory.oom_control {}",
-                read("memory.max_usage_in_bytes"),
-                read("memory.oom_control")
-            ),
-        }
+/// Each line of a file, read one at a time, to `each`.
+pub fn for_each_line(file: &Path, mut each: impl FnMut(String)) {
+    use std::io::BufRead;
+    if let Ok(file) = std::fs::File::open(file) {
+        std::io::BufReader::new(file)
+            .lines()
+            .map_while(Result::ok)
+            .for_each(&mut each);
     }
 }
 
-impl Drop for MemoryCage {
-    fn drop(&mut self) {
-        // A process just reaped may take a moment to leave.
-        wait_for(Duration::from_secs(5), || {
-            std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists()
-        });
-    }
-}
-
-static CAGES: AtomicU64 = AtomicU64::new(0);
-
-/// The directory of this process's memory cgroup and whether it is v2:
-/// v2 when its cgroup delegates the memory controller to children, else
-/// the v1 memory hierarchy.
-fn memory_cgroup() -> Option<(PathBuf, bool)> {
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    // (mount point, the mount's root in the hierarchy) of the hierarchy
-    // whose filesystem type and super options `pick` accepts.
-    let mount = |pick: &dyn Fn(&str, &str) -> bool| {
-        mounts.lines().find_map(|line| {
-            let (before, after) = line.split_once(" - ")?;
-            let mut fields = before.split_whitespace();
-            let root = fields.nth(3)?;
-            let point = fields.next()?;
-            let mut after = after.split_whitespace();
-            let (fstype, options) = (after.next()?, after.nth(1).unwrap_or(""));
-            pick(fstype, options).then(|| (PathBuf::from(point), root.to_string()))
-        })
-    };
-    let under = |(point, root): (PathBuf, String), path: &str| {
-        let relative = path.strip_prefix(root.as_str()).unwrap_or(path);
-        point.join(relative.trim_start_matches('/'))
-    };
-    let v2_path = own.lines().find_map(|l| l.strip_prefix("0::"));
-    if let (Some(path), Some(found)) = (v2_path, mount(&|t, _| t == "cgroup2")) {
-        let dir = under(found, path);
-        let delegated = std::fs::read_to_string(dir.join("cgroup.subtree_control"))
-            .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"));
-        if delegated {
-            return Some((dir, true));
+/// The lines of a file that `keep` keeps, read one at a time.
+pub fn lines_of(file: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut kept = Vec::new();
+    for_each_line(file, |line| {
+        if keep(&line) {
+            kept.push(line);
         }
-    }
-    let v1_path = own.lines().find_map(|l| {
-        let mut fields = l.splitn(3, ':');
-        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
-        controllers
-            .split(',')
-            .any(|c| c == "memory")
-            .then_some(path)
-    })?;
-    let found = mount(&|t, o| t == "cgroup" && o.split(',').any(|o| o == "memory"))?;
-    let dir = under(found, v1_path);
-    Path::new(&dir).is_dir().then_some((dir, false))
+    });
+    kept
 }

@@ -8,8 +8,11 @@
 //! rather than planet, and slow every other test's planet down.
 //!
 //! They use the same [`testenv`] as the integration tests, plus [`load`]
-//! (a `--loop` planet followed write by write, idle connections, floods,
-//! a memory cgroup) and [`fleet`] (namespaces by the thousand).
+//! (a `--loop` planet followed write by write, idle connections, floods),
+//! [`cage`] (a memory cgroup) and [`fleet`] (namespaces by the thousand).
+//! One file per load: [`namespaces`] (the fleet), [`race`] (closes racing
+//! slow samples), [`flood`] (a flood of closes) and [`scan`] (port
+//! scans).
 
 // The integration tests' environment: what these tests leave unused, the
 // integration tests use.
@@ -17,11 +20,14 @@
 #[path = "../integration/testenv/mod.rs"]
 mod testenv;
 
+mod cage;
 mod fleet;
 mod load;
 
-mod churn;
+mod flood;
 mod namespaces;
+mod race;
+mod scan;
 
 use std::sync::{Mutex, MutexGuard};
 

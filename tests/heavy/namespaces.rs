@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use planet::schema;
+
 use crate::fleet::Fleet;
 use crate::testenv::namespaces::*;
 use crate::testenv::*;
@@ -158,7 +160,7 @@ fn watch_writes(pid: u32, file: &Path, writes: usize, limit: Duration) -> Vec<Wr
         let now = collect_timestamp(file);
         if now.is_some() && now != last {
             let text = std::fs::read_to_string(file).expect("read the output");
-            let seconds = samples(&text, "planet_snapshot_duration_seconds")
+            let seconds = samples(&text, schema::SNAPSHOT_DURATION.name)
                 .first()
                 .map_or(f64::NAN, |line| value(line));
             seen.push(Write {

@@ -1,14 +1,17 @@
 //! Never silently partial, and not to be fooled: planet as a user who may
-//! not see every network namespace; container IDs named only by the runtime
-//! that made the cgroup; and a shared listener named by the parent of its
-//! forked workers even when they all started in the same clock tick. (The
-//! fleet of 2,000 namespaces is in the heavy tests.)
+//! not see every network namespace, or without the capability to enter
+//! them; container IDs named only by the runtime that made the cgroup; and
+//! a shared listener named by the parent of its forked workers even when
+//! they all started in the same clock tick. (The fleet of 2,000 namespaces
+//! is in the heavy tests.)
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Command;
+
+use planet::schema::{self, label};
 
 use crate::testenv::containers::{Bridge, Runtime};
 use crate::testenv::namespaces::*;
@@ -21,17 +24,11 @@ use crate::testenv::*;
 /// what it could read.
 #[test]
 fn as_nobody_the_namespaces_it_cannot_see_are_counted_and_said() {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        skip_or_fail::<()>("needs root, to run a process nobody may not look into");
-        return;
-    }
-    let Some(setpriv) = tool("setpriv", "util-linux") else {
+    let Some(setpriv) = setpriv("running a process nobody may not look into") else {
         return;
     };
     let Some((holder, port)) = in_own_netns(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = port_of(listener.local_addr());
+        let (listener, port) = loopback_listener();
         (Named::hold("root-server", &[listener.as_raw_fd()]), port)
     }) else {
         return;
@@ -82,6 +79,61 @@ fn as_nobody_the_namespaces_it_cannot_see_are_counted_and_said() {
     assert!(!text.lines().any(|l| l == series), "as nobody: {text}");
 }
 
+/// planet without CAP_SYS_ADMIN (as a service may be started) cannot enter
+/// a container's network namespace: it reads its own, says in one warning
+/// that the rest was not read and why, and counts them by reason.
+#[test]
+fn without_cap_sys_admin_the_own_namespace_is_read_and_the_rest_is_said() {
+    let Some(setpriv) = setpriv("dropping CAP_SYS_ADMIN (only root has it to drop)") else {
+        return;
+    };
+    in_own_netns(move || {
+        let Some(mut bridge) = Bridge::with(&[Runtime::Docker]) else {
+            return;
+        };
+        let container = &mut bridge.containers[0];
+        let web = container.inside(|| TcpListener::bind("0.0.0.0:8080").unwrap());
+        container.hold("web", &[web.as_raw_fd()]);
+        let host = TcpListener::bind("192.0.2.1:0").unwrap();
+        let port = port_of(host.local_addr());
+        let output = Command::new(setpriv)
+            .args(["--inh-caps=-sys_admin", "--bounding-set=-sys_admin", PLANET])
+            .args(["collect", "--stdout", "--no-resolve"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        let stderr = stderr_of(&output);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("planet: warning: ")
+                && stderr.contains(" network namespaces not read: ")
+                && stderr.contains(
+                    " no_privilege (entering one needs CAP_SYS_ADMIN); their sockets are missing"
+                ),
+            "{stderr}"
+        );
+        let text = String::from_utf8(output.stdout).unwrap();
+        // Counted too, by reason: the container's namespace at least.
+        let refused = samples(&text, schema::NETWORK_NAMESPACES_SKIPPED.name)
+            .into_iter()
+            .find_map(|line| {
+                line.strip_prefix("planet_network_namespaces_skipped{reason=\"no_privilege\"} ")
+            })
+            .and_then(|n| n.parse::<u64>().ok());
+        assert!(refused.is_some_and(|n| n >= 1), "{text}");
+        assert!(of_container(&text, schema::SERVING.name, &bridge.containers[0].id).is_empty());
+        assert_eq!(
+            samples_on_ports(&text, schema::SERVING.name, &[port]).len(),
+            1,
+            "the own namespace's series: {text}"
+        );
+        assert_eq!(
+            samples(&text, schema::NETWORK_NAMESPACES.name),
+            ["planet_network_namespaces 1"]
+        );
+    });
+}
+
 /// Container IDs cannot be borrowed: the outermost runtime component of a
 /// cgroup path names the container (Docker in Docker is the outer one),
 /// and under a user's delegated subtree only rootless Podman's
@@ -129,9 +181,9 @@ fn container_ids_come_from_the_runtimes_own_cgroup_not_from_what_nests_inside() 
         let got: BTreeMap<&str, Vec<String>> = expected
             .keys()
             .map(|&name| {
-                let lines = samples(&text, "planet_serving")
+                let lines = samples(&text, schema::SERVING.name)
                     .into_iter()
-                    .filter(|l| l.contains(&format!("name=\"{name}\"")))
+                    .filter(|l| has_label(l, label::NAME, name))
                     .map(String::from)
                     .collect();
                 (name, lines)
@@ -223,14 +275,11 @@ fn fork_and_collect(unshare: &Path, names: &Path, listener: &TcpListener) -> For
     );
     let parent = started[&5001];
     let text = String::from_utf8_lossy(&output.stdout);
-    let lines = samples_on_ports(&text, "planet_serving", &[port]);
+    let lines = samples_on_ports(&text, schema::SERVING.name, &[port]);
     let [line] = lines.into_iter().collect::<Vec<_>>()[..] else {
         panic!("one series for port {port} in\n{text}\n{stderr}");
     };
-    let name = line
-        .split_once("name=\"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map_or("", |(name, _)| name);
+    let name = label_value(line, label::NAME).unwrap_or_default();
     ForkRun {
         name: name.to_string(),
         tie: started.values().filter(|&&t| t == parent).count() > 1,

@@ -5,7 +5,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use planet::schema;
+use planet::schema::{self, label};
 
 use crate::testenv::*;
 
@@ -27,9 +27,9 @@ fn process_sockets_counts_a_named_process_sockets_by_state() {
     drop((clients, accepted, listener, udp));
 
     let text = collect_stdout(&["--collector", "process_sockets"]);
-    let ours: Vec<&str> = samples(&text, "planet_process_sockets")
+    let ours: Vec<&str> = samples(&text, schema::PROCESS_SOCKETS.name)
         .into_iter()
-        .filter(|l| l.contains("process=\"sock-counter\""))
+        .filter(|l| has_label(l, label::PROCESS, "sock-counter"))
         .collect();
     assert_eq!(
         ours,
@@ -41,10 +41,10 @@ fn process_sockets_counts_a_named_process_sockets_by_state() {
     );
     // Only the collector asked for ran.
     assert_eq!(
-        samples(&text, "planet_collector_success"),
+        samples(&text, schema::COLLECTOR_SUCCESS.name),
         ["planet_collector_success{collector=\"process_sockets\"} 1"]
     );
-    assert!(samples(&text, "planet_serving").is_empty());
+    assert!(samples(&text, schema::SERVING.name).is_empty());
 }
 
 /// docs/collector.md shows the worked example as it is, and its
@@ -155,27 +155,8 @@ fn cargo_in(copy: &Path, args: &[&str]) -> String {
 #[test]
 fn a_new_collector_and_a_new_graph_format_are_a_file_and_a_line_each() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let copy = tempfile::tempdir().unwrap();
+    let copy = copy_of_planet(root);
     let copy = copy.path();
-    for entry in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "README.md",
-        "src",
-        "benches",
-        "examples",
-        "man",
-        "completions",
-        "docs",
-    ] {
-        let status = std::process::Command::new("cp")
-            .arg("-r")
-            .arg(root.join(entry))
-            .arg(copy)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
     add(
         copy,
         "src/collectors",
@@ -190,7 +171,42 @@ fn a_new_collector_and_a_new_graph_format_are_a_file_and_a_line_each() {
         "    html: Html,\n",
         "    edges: Edges,\n",
     );
+    the_docs_command_regenerates_and_the_unit_tests_pass(copy);
+    let planet = root.join("target/extension-check/debug/planet");
+    the_new_collector_writes_its_family(&planet);
+    the_new_format_draws_the_graph(&planet);
+}
 
+/// A copy of planet's sources, docs and generated files, in a temporary
+/// directory.
+fn copy_of_planet(root: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for entry in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "README.md",
+        "src",
+        "benches",
+        "examples",
+        "man",
+        "completions",
+        "docs",
+    ] {
+        let status = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(root.join(entry))
+            .arg(copy.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    copy
+}
+
+/// Step 1: the command the docs test names regenerates the man page, the
+/// completions and `docs/metrics.md` (the new family in it); the unit
+/// tests pass, and planet builds.
+fn the_docs_command_regenerates_and_the_unit_tests_pass(copy: &Path) {
     let rewrote = cargo_in(
         copy,
         &[
@@ -219,9 +235,12 @@ fn a_new_collector_and_a_new_graph_format_are_a_file_and_a_line_each() {
             "planet",
         ],
     );
+}
 
-    let planet = root.join("target/extension-check/debug/planet");
-    let output = std::process::Command::new(&planet)
+/// Step 2: the new collector runs by its name, takes its own flag, and
+/// writes its family, and the runner counts it a success.
+fn the_new_collector_writes_its_family(planet: &Path) {
+    let output = std::process::Command::new(planet)
         .args([
             "collect",
             "--stdout",
@@ -242,12 +261,15 @@ fn a_new_collector_and_a_new_graph_format_are_a_file_and_a_line_each() {
         samples(&text, schema::COLLECTOR_SUCCESS.name),
         ["planet_collector_success{collector=\"hello\"} 1"]
     );
+}
 
+/// Step 3: the new graph format draws a host's file, one line per edge.
+fn the_new_format_draws_the_graph(planet: &Path) {
     let page = tempfile::NamedTempFile::new().unwrap();
     let host = "planet_host_info{hostname=\"h\"} 1\n\
         planet_upstream{protocol=\"tcp\",process=\"web\",container=\"\",name=\"192.0.2.9\",domain=\"\",addr=\"192.0.2.9\",port=\"443\"} 1\n";
     std::fs::write(page.path(), host).unwrap();
-    let output = std::process::Command::new(&planet)
+    let output = std::process::Command::new(planet)
         .args(["graph", "--format", "edges", "--files"])
         .arg(page.path())
         .output()

@@ -8,19 +8,15 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::testenv::containers::{Bridge, Container, Runtime};
-use crate::testenv::*;
+use planet::schema::{self, label};
 
-/// The sample lines of `family` that carry `container="ID"`.
-fn of_container<'a>(text: &'a str, family: &str, id: &str) -> BTreeSet<&'a str> {
-    samples(text, family)
-        .into_iter()
-        .filter(|line| line.contains(&format!("container=\"{id}\"")))
-        .collect()
-}
+use crate::testenv::containers::{Bridge, Container, Podman, Runtime};
+use crate::testenv::namespaces::NamespaceCounts;
+use crate::testenv::*;
 
 /// `bytes_acked` and `bytes_received` of the one connection to `peer` in
 /// `ss -tinH` output.
@@ -39,19 +35,6 @@ fn ss_bytes(ss: &str, peer: &str) -> (u64, u64) {
     (field("bytes_acked:"), field("bytes_received:"))
 }
 
-/// `(protocol, addr, port)` of each listener `ss -Htuln` shows.
-fn ss_listeners(ss: &str) -> BTreeSet<(String, String, String)> {
-    ss.lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (addr, port) = fields[4].rsplit_once(':').unwrap();
-            let addr = addr.trim_start_matches('[').trim_end_matches(']');
-            let addr = if addr == "*" { "::" } else { addr };
-            (fields[0].to_string(), addr.to_string(), port.to_string())
-        })
-        .collect()
-}
-
 /// A connection from `client` (a container) to `server`'s listener: the
 /// client end made inside the client's namespace.
 fn connect(client: &Container, listener: &TcpListener, to: &str) -> (TcpStream, TcpStream) {
@@ -61,215 +44,185 @@ fn connect(client: &Container, listener: &TcpListener, to: &str) -> (TcpStream, 
     (stream, accepted)
 }
 
+/// Three containers on a bridge, as Docker, Kubernetes and containerd make
+/// them: each listener, each connection and each address is labelled with
+/// the ID of the container it lives in, exactly as `ss` inside each
+/// namespace sees them, and promtool accepts the whole.
 #[test]
 fn containers_listen_and_talk_each_labelled_by_its_id() {
     in_own_netns(|| {
-        let Some(mut bridge) =
-            Bridge::with(&[Runtime::Docker, Runtime::Kubernetes, Runtime::Containerd])
-        else {
+        let runtimes = [Runtime::Docker, Runtime::Kubernetes, Runtime::Containerd];
+        let Some(mut bridge) = Bridge::with(&runtimes) else {
             return;
         };
-        let [a, b, c] = &mut bridge.containers[..] else {
+        serve_and_call(&mut bridge);
+        let text = collect_stdout(&[]);
+        let [a, b, c] = &bridge.containers[..] else {
             unreachable!()
         };
-        // A serves TCP 8080; B calls it over the bridge, and serves itself
-        // on loopback 9090, which B also calls; C serves UDP 5353.
-        let web = a.inside(|| TcpListener::bind("0.0.0.0:8080").unwrap());
-        let (mut call, mut answer) = connect(b, &web, &a.v4.clone());
-        transfer(&mut call, &mut answer, 100_000, 7_000);
-        let cache = b.inside(|| TcpListener::bind("127.0.0.1:9090").unwrap());
-        let (mut local, mut served) = connect(b, &cache, "127.0.0.1");
-        transfer(&mut local, &mut served, 300, 40);
-        let dns = c.inside(|| UdpSocket::bind("[::]:5353").unwrap());
-        a.hold("web", &[web.as_raw_fd(), answer.as_raw_fd()]);
-        b.hold("api", &[call.as_raw_fd(), local.as_raw_fd()]);
-        b.hold("cache", &[cache.as_raw_fd(), served.as_raw_fd()]);
-        c.hold("dns", &[dns.as_raw_fd()]);
-        drop((web, call, answer, cache, local, served, dns));
-
-        let text = collect_stdout(&[]);
-        let (a, b, c) = (
-            &bridge.containers[0],
-            &bridge.containers[1],
-            &bridge.containers[2],
-        );
-
-        // Listeners, per container, as ss inside each namespace sees them.
-        for (container, expected) in [
-            (a, vec![("tcp", "web", "0.0.0.0", "8080")]),
-            (b, vec![("tcp", "cache", "127.0.0.1", "9090")]),
-            (c, vec![("udp", "dns", "::", "5353")]),
-        ] {
-            let oracle = ss_listeners(&container.ss(&["-Htuln"]));
-            let mine: BTreeSet<(String, String, String)> = expected
-                .iter()
-                .map(|(p, _, addr, port)| (p.to_string(), addr.to_string(), port.to_string()))
-                .collect();
-            assert_eq!(oracle, mine, "ss in {}", container.netns);
-            let lines: BTreeSet<String> = expected
-                .iter()
-                .map(|(protocol, name, addr, port)| {
-                    format!(
-                        "planet_serving{{protocol=\"{protocol}\",name=\"{name}\",container=\"{}\",addr=\"{addr}\",port=\"{port}\"}} 1",
-                        container.id
-                    )
-                })
-                .collect();
-            let got: BTreeSet<String> = of_container(&text, "planet_serving", &container.id)
-                .into_iter()
-                .map(String::from)
-                .collect();
-            assert_eq!(got, lines, "{text}");
-        }
-
-        // The call over the bridge: upstream in B, downstream in A, with
-        // exactly the payload the oracle counts (less SYN: ss shows the
-        // client's bytes_acked with its SYN).
-        let (acked, received) = ss_bytes(&b.ss(&["-tinH"]), &format!("{}:8080", a.v4));
-        assert_eq!((acked, received), (100_001, 7_000), "ss in B");
-        let up = format!(
-            "protocol=\"tcp\",process=\"api\",container=\"{}\",name=\"{}\",domain=\"\",addr=\"{}\",port=\"8080\"",
-            b.id, a.v4, a.v4
-        );
-        let down = format!(
-            "protocol=\"tcp\",process=\"web\",container=\"{}\",name=\"{}\",domain=\"\",addr=\"{}\",port=\"8080\"",
-            a.id, b.v4, b.v4
-        );
-        for line in [
-            format!("planet_upstream{{{up}}} 1"),
-            format!("planet_upstream_bytes_total{{{up},direction=\"in\"}} {received}"),
-            format!(
-                "planet_upstream_bytes_total{{{up},direction=\"out\"}} {}",
-                acked - 1
-            ),
-            format!("planet_downstream{{{down}}} 1"),
-            format!("planet_downstream_bytes_total{{{down},direction=\"in\"}} 100000"),
-            format!("planet_downstream_bytes_total{{{down},direction=\"out\"}} 7000"),
-        ] {
-            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
-        }
-
-        // Loopback inside B: both ends, both in B.
-        let loopback: BTreeSet<&str> = of_container(&text, "planet_upstream_bytes_total", &b.id)
-            .into_iter()
-            .chain(of_container(&text, "planet_downstream_bytes_total", &b.id))
-            .filter(|l| l.contains("port=\"9090\""))
-            .collect();
-        let expected: BTreeSet<String> = [
-            ("upstream", "api", "in", 40),
-            ("upstream", "api", "out", 300),
-            ("downstream", "cache", "in", 300),
-            ("downstream", "cache", "out", 40),
-        ]
-        .iter()
-        .map(|(side, process, direction, bytes)| {
-            format!(
-                "planet_{side}_bytes_total{{protocol=\"tcp\",process=\"{process}\",container=\"{}\",name=\"127.0.0.1\",domain=\"\",addr=\"127.0.0.1\",port=\"9090\",direction=\"{direction}\"}} {bytes}",
-                b.id
-            )
-        })
-        .collect();
-        assert_eq!(
-            loopback
-                .into_iter()
-                .map(String::from)
-                .collect::<BTreeSet<_>>(),
-            expected
-        );
-
-        // Every container address, and no loopback or link-local one.
-        for container in [a, b, c] {
-            assert_eq!(
-                of_container(&text, "planet_address", &container.id),
-                [
-                    format!(
-                        "planet_address{{addr=\"{}\",container=\"{}\"}} 1",
-                        container.v4, container.id
-                    ),
-                    format!(
-                        "planet_address{{addr=\"{}\",container=\"{}\"}} 1",
-                        container.v6, container.id
-                    ),
-                ]
-                .iter()
-                .map(String::as_str)
-                .collect()
-            );
-        }
-        let host = own_samples(&text, "planet_address");
-        assert!(
-            host.contains(&"planet_address{addr=\"192.0.2.1\",container=\"\"} 1"),
-            "{host:?}"
-        );
-        for line in samples(&text, "planet_address") {
-            for bad in ["addr=\"127.", "addr=\"::1\"", "addr=\"fe80:"] {
-                assert!(!line.contains(bad), "{line}");
-            }
-        }
-        let namespaces: u64 = samples(&text, "planet_network_namespaces")[0]
-            .rsplit_once(' ')
-            .unwrap()
-            .1
-            .parse()
-            .unwrap();
-        assert!(namespaces >= 4, "own and three containers: {namespaces}");
+        listeners_are_labelled_by_container_as_ss_sees_them(&text, [a, b, c]);
+        a_call_over_the_bridge_is_upstream_in_b_and_downstream_in_a(&text, a, b);
+        a_loopback_call_inside_b_has_both_ends_in_b(&text, b);
+        every_container_address_is_listed_and_no_loopback_one(&text, [a, b, c]);
+        the_containers_namespaces_are_read(&text);
         assert_promtool_accepts(&text);
     });
 }
 
-#[test]
-fn without_cap_sys_admin_the_own_namespace_is_read_and_the_rest_is_said() {
-    if unsafe { libc::geteuid() } != 0 {
-        return; // only root can drop a capability it has
-    }
-    let Some(setpriv) = tool("setpriv", "util-linux") else {
-        return;
+/// The containers' work: A serves TCP 8080; B calls it over the bridge,
+/// and serves itself on loopback 9090, which B also calls; C serves UDP
+/// 5353. Named processes of each container hold the sockets.
+fn serve_and_call(bridge: &mut Bridge) {
+    let [a, b, c] = &mut bridge.containers[..] else {
+        unreachable!()
     };
-    in_own_netns(move || {
-        let Some(mut bridge) = Bridge::with(&[Runtime::Docker]) else {
-            return;
-        };
-        let container = &mut bridge.containers[0];
-        let web = container.inside(|| TcpListener::bind("0.0.0.0:8080").unwrap());
-        container.hold("web", &[web.as_raw_fd()]);
-        let host = TcpListener::bind("192.0.2.1:0").unwrap();
-        let port = port_of(host.local_addr());
-        let output = Command::new(setpriv)
-            .args(["--inh-caps=-sys_admin", "--bounding-set=-sys_admin", PLANET])
-            .args(["collect", "--stdout", "--no-resolve"])
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(0));
-        let stderr = stderr_of(&output);
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(
-            stderr.starts_with("planet: warning: ")
-                && stderr.contains(" network namespaces not read: ")
-                && stderr.contains(
-                    " no_privilege (entering one needs CAP_SYS_ADMIN); their sockets are missing"
-                ),
-            "{stderr}"
-        );
-        let text = String::from_utf8(output.stdout).unwrap();
-        // Counted too, by reason: the container's namespace at least.
-        let refused = samples(&text, "planet_network_namespaces_skipped")
-            .into_iter()
-            .find_map(|line| {
-                line.strip_prefix("planet_network_namespaces_skipped{reason=\"no_privilege\"} ")
+    let web = a.inside(|| TcpListener::bind("0.0.0.0:8080").unwrap());
+    let (mut call, mut answer) = connect(b, &web, &a.v4.clone());
+    transfer(&mut call, &mut answer, 100_000, 7_000);
+    let cache = b.inside(|| TcpListener::bind("127.0.0.1:9090").unwrap());
+    let (mut local, mut served) = connect(b, &cache, "127.0.0.1");
+    transfer(&mut local, &mut served, 300, 40);
+    let dns = c.inside(|| UdpSocket::bind("[::]:5353").unwrap());
+    a.hold("web", &[web.as_raw_fd(), answer.as_raw_fd()]);
+    b.hold("api", &[call.as_raw_fd(), local.as_raw_fd()]);
+    b.hold("cache", &[cache.as_raw_fd(), served.as_raw_fd()]);
+    c.hold("dns", &[dns.as_raw_fd()]);
+    // The holders are their only owners now.
+    drop((web, call, answer, cache, local, served, dns));
+}
+
+/// Step 1: each container's listeners, as `ss` inside its namespace sees
+/// them, and each a `planet_serving` series with the container's ID.
+fn listeners_are_labelled_by_container_as_ss_sees_them(text: &str, [a, b, c]: [&Container; 3]) {
+    for (container, expected) in [
+        (a, vec![("tcp", "web", "0.0.0.0", "8080")]),
+        (b, vec![("tcp", "cache", "127.0.0.1", "9090")]),
+        (c, vec![("udp", "dns", "::", "5353")]),
+    ] {
+        let oracle = ss_listening(&container.ss(&["-Htuln"]));
+        let mine: BTreeSet<(String, String, String, Vec<String>)> = expected
+            .iter()
+            .map(|(p, _, addr, port)| (p.to_string(), addr.to_string(), port.to_string(), vec![]))
+            .collect();
+        assert_eq!(oracle, mine, "ss in {}", container.netns);
+        let lines: BTreeSet<String> = expected
+            .iter()
+            .map(|(protocol, name, addr, port)| {
+                format!(
+                    "planet_serving{{protocol=\"{protocol}\",name=\"{name}\",container=\"{}\",addr=\"{addr}\",port=\"{port}\"}} 1",
+                    container.id
+                )
             })
-            .and_then(|n| n.parse::<u64>().ok());
-        assert!(refused.is_some_and(|n| n >= 1), "{text}");
-        assert!(of_container(&text, "planet_serving", &bridge.containers[0].id).is_empty());
+            .collect();
+        let got: BTreeSet<String> = of_container(text, schema::SERVING.name, &container.id)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(got, lines, "{text}");
+    }
+}
+
+/// Step 2: the call over the bridge is upstream in B and downstream in A,
+/// with exactly the payload the oracle counts (less SYN: ss shows the
+/// client's bytes_acked with its SYN).
+fn a_call_over_the_bridge_is_upstream_in_b_and_downstream_in_a(
+    text: &str,
+    a: &Container,
+    b: &Container,
+) {
+    let (acked, received) = ss_bytes(&b.ss(&["-tinH"]), &format!("{}:8080", a.v4));
+    assert_eq!((acked, received), (100_001, 7_000), "ss in B");
+    let up = format!(
+        "protocol=\"tcp\",process=\"api\",container=\"{}\",name=\"{}\",domain=\"\",addr=\"{}\",port=\"8080\"",
+        b.id, a.v4, a.v4
+    );
+    let down = format!(
+        "protocol=\"tcp\",process=\"web\",container=\"{}\",name=\"{}\",domain=\"\",addr=\"{}\",port=\"8080\"",
+        a.id, b.v4, b.v4
+    );
+    for line in [
+        format!("planet_upstream{{{up}}} 1"),
+        format!("planet_upstream_bytes_total{{{up},direction=\"in\"}} {received}"),
+        format!(
+            "planet_upstream_bytes_total{{{up},direction=\"out\"}} {}",
+            acked - 1
+        ),
+        format!("planet_downstream{{{down}}} 1"),
+        format!("planet_downstream_bytes_total{{{down},direction=\"in\"}} 100000"),
+        format!("planet_downstream_bytes_total{{{down},direction=\"out\"}} 7000"),
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+    }
+}
+
+/// Step 3: a call over loopback inside B has both ends, both in B.
+fn a_loopback_call_inside_b_has_both_ends_in_b(text: &str, b: &Container) {
+    let loopback: BTreeSet<&str> = of_container(text, schema::UPSTREAM_BYTES.name, &b.id)
+        .into_iter()
+        .chain(of_container(text, schema::DOWNSTREAM_BYTES.name, &b.id))
+        .filter(|l| has_label(l, label::PORT, "9090"))
+        .collect();
+    let expected: BTreeSet<String> = [
+        ("upstream", "api", "in", 40),
+        ("upstream", "api", "out", 300),
+        ("downstream", "cache", "in", 300),
+        ("downstream", "cache", "out", 40),
+    ]
+    .iter()
+    .map(|(side, process, direction, bytes)| {
+        format!(
+            "planet_{side}_bytes_total{{protocol=\"tcp\",process=\"{process}\",container=\"{}\",name=\"127.0.0.1\",domain=\"\",addr=\"127.0.0.1\",port=\"9090\",direction=\"{direction}\"}} {bytes}",
+            b.id
+        )
+    })
+    .collect();
+    assert_eq!(
+        loopback
+            .into_iter()
+            .map(String::from)
+            .collect::<BTreeSet<_>>(),
+        expected
+    );
+}
+
+/// Step 4: every container address and the host's, and no loopback or
+/// link-local one.
+fn every_container_address_is_listed_and_no_loopback_one(text: &str, containers: [&Container; 3]) {
+    for container in containers {
         assert_eq!(
-            samples_on_ports(&text, "planet_serving", &[port]).len(),
-            1,
-            "the own namespace's series: {text}"
+            of_container(text, schema::ADDRESS.name, &container.id),
+            [
+                format!(
+                    "planet_address{{addr=\"{}\",container=\"{}\"}} 1",
+                    container.v4, container.id
+                ),
+                format!(
+                    "planet_address{{addr=\"{}\",container=\"{}\"}} 1",
+                    container.v6, container.id
+                ),
+            ]
+            .iter()
+            .map(String::as_str)
+            .collect()
         );
-        assert_eq!(
-            samples(&text, "planet_network_namespaces"),
-            ["planet_network_namespaces 1"]
-        );
-    });
+    }
+    let host = own_samples(text, schema::ADDRESS.name);
+    assert!(
+        host.contains(&"planet_address{addr=\"192.0.2.1\",container=\"\"} 1"),
+        "{host:?}"
+    );
+    for line in samples(text, schema::ADDRESS.name) {
+        for bad in ["addr=\"127.", "addr=\"::1\"", "addr=\"fe80:"] {
+            assert!(!line.contains(bad), "{line}");
+        }
+    }
+}
+
+/// Step 5: the three containers' network namespaces are read, and the
+/// test's own.
+fn the_containers_namespaces_are_read(text: &str) {
+    let namespaces = NamespaceCounts::of(text).read;
+    assert!(namespaces >= 4, "own and three containers: {namespaces}");
 }
 
 /// A connection from B to a real server in A (socat, echoing) that opens
@@ -365,54 +318,9 @@ fn a_podman_containers_listener_is_seen_with_its_id() {
     in_own_netns(move || {
         let podman = Podman::new(podman);
         let tag = format!("planet-{}", std::process::id());
-        // An image of busybox alone: /bin/busybox and the applets it needs.
-        let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(root.path().join("bin")).unwrap();
-        std::fs::create_dir_all(root.path().join("www")).unwrap();
-        std::fs::copy(&busybox, root.path().join("bin/busybox")).unwrap();
-        for applet in ["sh", "httpd"] {
-            std::os::unix::fs::symlink("busybox", root.path().join("bin").join(applet)).unwrap();
-        }
-        std::fs::write(root.path().join("www/index.html"), "hello\n").unwrap();
-        let tarball = root.path().join("image.tar");
-        let status = Command::new("tar")
-            .args(["-C"])
-            .arg(root.path())
-            .args(["-cf"])
-            .arg(&tarball)
-            .args(["bin", "www"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let image = format!("localhost/{tag}:test");
-        podman.ok(&["import", tarball.to_str().unwrap(), &image]);
+        let image = busybox_image(&podman, &busybox, &tag);
         podman.ok(&["network", "create", "--subnet", "198.51.100.0/24", &tag]);
-        let id = podman.ok(&[
-            "run",
-            "-d",
-            "--name",
-            &tag,
-            "--network",
-            &tag,
-            "--ulimit",
-            "nofile=20000:20000",
-            "--ulimit",
-            "nproc=5000:5000",
-            &image,
-            "/bin/httpd",
-            "-f",
-            "-p",
-            "8080",
-            "-h",
-            "/www",
-        ]);
-        let id = id.trim().to_string();
-        assert_eq!(id.len(), 64, "{id}");
-        let format = format!("{{{{(index .NetworkSettings.Networks \"{tag}\").IPAddress}}}}");
-        let addr = podman
-            .ok(&["inspect", "-f", &format, &tag])
-            .trim()
-            .to_string();
+        let (id, addr) = run_httpd(&podman, &image, &tag);
 
         let expected = format!(
             "planet_serving{{protocol=\"tcp\",name=\"httpd\",container=\"{id}\",addr=\"::\",port=\"8080\"}} 1"
@@ -424,7 +332,7 @@ fn a_podman_containers_listener_is_seen_with_its_id() {
         });
         assert!(seen, "missing {expected} in\n{text}");
         assert_eq!(
-            of_container(&text, "planet_address", &id),
+            of_container(&text, schema::ADDRESS.name, &id),
             BTreeSet::from([
                 format!("planet_address{{addr=\"{addr}\",container=\"{id}\"}} 1").as_str()
             ])
@@ -432,64 +340,60 @@ fn a_podman_containers_listener_is_seen_with_its_id() {
     });
 }
 
-/// `podman` with the options these machines need (vfs storage, runc, the
-/// cgroupfs manager), removing what the test made when it ends.
-struct Podman {
-    program: std::path::PathBuf,
-    made: std::cell::RefCell<Vec<Vec<String>>>,
+/// An image of busybox alone, `/bin/busybox` and the applets it needs,
+/// imported from a tarball as `localhost/TAG:test`: its name.
+fn busybox_image(podman: &Podman, busybox: &Path, tag: &str) -> String {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("bin")).unwrap();
+    std::fs::create_dir_all(root.path().join("www")).unwrap();
+    std::fs::copy(busybox, root.path().join("bin/busybox")).unwrap();
+    for applet in ["sh", "httpd"] {
+        std::os::unix::fs::symlink("busybox", root.path().join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(root.path().join("www/index.html"), "hello\n").unwrap();
+    let tarball = root.path().join("image.tar");
+    let status = Command::new("tar")
+        .args(["-C"])
+        .arg(root.path())
+        .args(["-cf"])
+        .arg(&tarball)
+        .args(["bin", "www"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let image = format!("localhost/{tag}:test");
+    podman.ok(&["import", tarball.to_str().unwrap(), &image]);
+    image
 }
 
-impl Podman {
-    fn new(program: std::path::PathBuf) -> Podman {
-        Podman {
-            program,
-            made: Default::default(),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.program);
-        command
-            .args([
-                "--storage-driver=vfs",
-                "--runtime",
-                "runc",
-                "--cgroup-manager",
-                "cgroupfs",
-            ])
-            .args(args);
-        command
-    }
-
-    /// Runs `podman ARGS`, which must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.command(args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "podman {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let undo: Option<Vec<&str>> = match args {
-            ["import", _, image] => Some(vec!["rmi", "-f", image]),
-            ["network", "create", .., name] => Some(vec!["network", "rm", "-f", name]),
-            ["run", "-d", "--name", name, ..] => Some(vec!["rm", "-f", "-t", "0", name]),
-            _ => None,
-        };
-        if let Some(undo) = undo {
-            self.made
-                .borrow_mut()
-                .push(undo.into_iter().map(String::from).collect());
-        }
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-}
-
-impl Drop for Podman {
-    fn drop(&mut self) {
-        for undo in self.made.borrow().iter().rev() {
-            let args: Vec<&str> = undo.iter().map(String::as_str).collect();
-            let _ = self.command(&args).output();
-        }
-    }
+/// busybox's httpd serving 8080 in a container named `tag` on the network
+/// `tag`: the container's ID, as Podman gives it, and its address there.
+fn run_httpd(podman: &Podman, image: &str, tag: &str) -> (String, String) {
+    let id = podman.ok(&[
+        "run",
+        "-d",
+        "--name",
+        tag,
+        "--network",
+        tag,
+        "--ulimit",
+        "nofile=20000:20000",
+        "--ulimit",
+        "nproc=5000:5000",
+        image,
+        "/bin/httpd",
+        "-f",
+        "-p",
+        "8080",
+        "-h",
+        "/www",
+    ]);
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    let format = format!("{{{{(index .NetworkSettings.Networks \"{tag}\").IPAddress}}}}");
+    let addr = podman
+        .ok(&["inspect", "-f", &format, tag])
+        .trim()
+        .to_string();
+    (id, addr)
 }

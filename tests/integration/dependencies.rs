@@ -9,9 +9,12 @@ use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::time::Duration;
 
+use planet::schema::{self, label};
+
 use crate::testenv::*;
 
-fn connect(listener: &TcpListener, from: Option<&str>) -> (TcpStream, TcpStream) {
+/// A connection to `listener`, from `from` when given: (client, server).
+pub fn connect(listener: &TcpListener, from: Option<&str>) -> (TcpStream, TcpStream) {
     let to = listener.local_addr().unwrap();
     let client = match from {
         None => TcpStream::connect(to).unwrap(),
@@ -35,19 +38,23 @@ fn connect(listener: &TcpListener, from: Option<&str>) -> (TcpStream, TcpStream)
 
 /// The dependency series on one port, read with planet's parser:
 /// "family{labels}" -> value.
-fn dependency_series(text: &str, port: u16) -> BTreeMap<String, u64> {
+pub fn dependency_series(text: &str, port: u16) -> BTreeMap<String, u64> {
     let families = [
-        "planet_upstream",
-        "planet_downstream",
-        "planet_upstream_bytes_total",
-        "planet_downstream_bytes_total",
+        schema::UPSTREAM.name,
+        schema::DOWNSTREAM.name,
+        schema::UPSTREAM_BYTES.name,
+        schema::DOWNSTREAM_BYTES.name,
     ];
     let port = port.to_string();
     parse(text)
         .samples
         .into_iter()
         .filter(|s| families.contains(&s.name.as_str()))
-        .filter(|s| s.labels.iter().any(|(k, v)| k == "port" && *v == port))
+        .filter(|s| {
+            s.labels
+                .iter()
+                .any(|(k, v)| k == label::PORT.name && *v == port)
+        })
         .map(|s| {
             let labels: Vec<String> = s
                 .labels
@@ -60,6 +67,12 @@ fn dependency_series(text: &str, port: u16) -> BTreeMap<String, u64> {
             )
         })
         .collect()
+}
+
+/// Whether a series of [`dependency_series`] is a byte counter.
+pub fn is_bytes(series: &str) -> bool {
+    let bytes = [schema::UPSTREAM_BYTES.name, schema::DOWNSTREAM_BYTES.name];
+    bytes.contains(&family_of(series))
 }
 
 fn expected(entries: &[(&str, String, u64)]) -> BTreeMap<String, u64> {
@@ -138,8 +151,7 @@ fn counters_never_decrease_over_50_runs_of_churn_and_keep_closed_bytes() {
     let state = tempfile::tempdir().unwrap();
     let state_file = state.path().join("planet.state");
     let state_arg = state_file.to_str().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(listener.local_addr());
+    let (listener, port) = loopback_listener();
     let mut open: Vec<(TcpStream, TcpStream)> = Vec::new();
     let (mut total_out, mut total_back) = (0u64, 0u64);
     let mut previous: BTreeMap<String, u64> = BTreeMap::new();
@@ -157,7 +169,7 @@ fn counters_never_decrease_over_50_runs_of_churn_and_keep_closed_bytes() {
         let text = collect_stdout(&["--state-file", state_arg]);
         let now: BTreeMap<String, u64> = dependency_series(&text, port)
             .into_iter()
-            .filter(|(k, _)| k.contains("_bytes_total"))
+            .filter(|(series, _)| is_bytes(series))
             .collect();
         for (series, before) in &previous {
             let after = now.get(series).copied().unwrap_or(0);
@@ -177,25 +189,20 @@ fn counters_never_decrease_over_50_runs_of_churn_and_keep_closed_bytes() {
     let sum = |family: &str, direction: &str| -> u64 {
         samples_on_ports(&text, family, &[port])
             .iter()
-            .filter(|l| l.contains(&format!("direction=\"{direction}\"")))
+            .filter(|l| has_label(l, label::DIRECTION, direction))
             .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
             .sum()
     };
-    assert_eq!(
-        sum("planet_upstream_bytes_total", "out"),
-        total_out,
-        "{text}"
-    );
-    assert_eq!(sum("planet_upstream_bytes_total", "in"), total_back);
-    assert_eq!(sum("planet_downstream_bytes_total", "in"), total_out);
-    assert_eq!(sum("planet_downstream_bytes_total", "out"), total_back);
+    assert_eq!(sum(schema::UPSTREAM_BYTES.name, "out"), total_out, "{text}");
+    assert_eq!(sum(schema::UPSTREAM_BYTES.name, "in"), total_back);
+    assert_eq!(sum(schema::DOWNSTREAM_BYTES.name, "in"), total_out);
+    assert_eq!(sum(schema::DOWNSTREAM_BYTES.name, "out"), total_back);
 }
 
 #[test]
 fn loop_counts_connections_that_open_and_close_between_two_samples() {
     let env = TestEnv::new();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(listener.local_addr());
+    let (listener, port) = loopback_listener();
     let mut planet = env
         .collect()
         .args(["--loop", "--interval", "1s"])
@@ -260,78 +267,6 @@ fn loop_counts_connections_that_open_and_close_between_two_samples() {
 }
 
 #[test]
-fn an_overlapping_run_waits_for_the_lock_then_gives_up_naming_it() {
-    let env = TestEnv::new();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(listener.local_addr());
-    let (mut client, mut server) = connect(&listener, None);
-    transfer(&mut client, &mut server, 3000, 40);
-    env.collect_ok(&[]);
-    let counted = dependency_series(&fs::read_to_string(env.output_file()).unwrap(), port);
-    let state_file = env.state_file();
-    let before = (
-        fs::read(&state_file).unwrap(),
-        fs::read(env.output_file()).unwrap(),
-    );
-
-    // Another run holds the lock (as a slow run would).
-    let lock = fs::File::open(env.state_dir().join("planet.state.lock")).unwrap();
-    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
-    let output = env.collect().output().unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
-        format!(
-            "planet: {}.lock: locked by another planet run; gave up after 5s\n",
-            state_file.display()
-        )
-    );
-    let after = (
-        fs::read(&state_file).unwrap(),
-        fs::read(env.output_file()).unwrap(),
-    );
-    assert!(before == after, "state or output changed");
-
-    // Two runs at once: the second waits its turn; both succeed.
-    drop(lock);
-    let runs: Vec<_> = (0..2)
-        .map(|_| env.collect().stderr(Stdio::piped()).spawn().unwrap())
-        .collect();
-    for run in runs {
-        assert_success(&run.wait_with_output().unwrap());
-    }
-    // The state is intact and no counter went back (or counted twice).
-    let text = collect_stdout(&["--state-file", state_file.to_str().unwrap()]);
-    assert_eq!(dependency_series(&text, port), counted);
-    assert!(counted.values().any(|&v| v == 3000), "{counted:?}");
-}
-
-#[test]
-fn a_corrupt_state_file_is_set_aside_with_one_warning() {
-    let env = TestEnv::new();
-    let state_file = env.state_file();
-    fs::write(&state_file, b"\x00\x01 not json").unwrap();
-    let output = env.collect().output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with(&format!(
-            "planet: warning: {}: not a planet state file",
-            state_file.display()
-        )),
-        "{stderr}"
-    );
-    assert!(stderr.contains("planet.state.corrupt"), "{stderr}");
-    assert_eq!(
-        fs::read(env.state_dir().join("planet.state.corrupt")).unwrap(),
-        b"\x00\x01 not json"
-    );
-    // The fresh state is valid: the next run is silent.
-    assert_success(&env.collect().output().unwrap());
-}
-
-#[test]
 fn max_peers_folds_the_smallest_peers_and_exclude_peer_drops_them() {
     in_own_netns(move || {
         let listener = TcpListener::bind("0.0.0.0:0").unwrap();
@@ -352,9 +287,9 @@ fn max_peers_folds_the_smallest_peers_and_exclude_peer_drops_them() {
             "--exclude-peer",
             "127.0.0.11",
         ]);
-        let downstream: Vec<&str> = samples(&text, "planet_downstream_bytes_total")
+        let downstream: Vec<&str> = samples(&text, schema::DOWNSTREAM_BYTES.name)
             .into_iter()
-            .filter(|l| l.contains("direction=\"in\""))
+            .filter(|l| has_label(l, label::DIRECTION, "in"))
             .collect();
         let comm = own_process_name();
         let line = |name: &str, addr: &str, bytes: u64| {
@@ -375,7 +310,7 @@ fn max_peers_folds_the_smallest_peers_and_exclude_peer_drops_them() {
             "{text}"
         );
         assert_eq!(
-            samples(&text, "planet_peers_folded"),
+            samples(&text, schema::PEERS_FOLDED.name),
             [
                 "planet_peers_folded{family=\"downstream\"} 6",
                 "planet_peers_folded{family=\"upstream\"} 6"
@@ -397,12 +332,11 @@ fn a_series_without_connections_reports_zero_until_forget_after() {
             forget,
         ])
     };
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(listener.local_addr());
+    let (listener, port) = loopback_listener();
     let (mut client, mut server) = connect(&listener, None);
     transfer(&mut client, &mut server, 500, 20);
     let gauge = |text: &str| -> Vec<String> {
-        samples_on_ports(text, "planet_downstream", &[port])
+        samples_on_ports(text, schema::DOWNSTREAM.name, &[port])
             .iter()
             .map(|l| l.rsplit_once(' ').unwrap().1.to_string())
             .collect()
@@ -418,56 +352,14 @@ fn a_series_without_connections_reports_zero_until_forget_after() {
     let text = run("1h");
     assert_eq!(gauge(&text), ["0"], "closed, still reported");
     assert_eq!(
-        samples_on_ports(&text, "planet_downstream_bytes_total", &[port]).len(),
+        samples_on_ports(&text, schema::DOWNSTREAM_BYTES.name, &[port]).len(),
         2
     );
     std::thread::sleep(Duration::from_millis(2100));
     let text = run("1s");
     assert!(
-        samples_on_ports(&text, "planet_downstream", &[port]).is_empty(),
+        samples_on_ports(&text, schema::DOWNSTREAM.name, &[port]).is_empty(),
         "{text}"
     );
-    assert!(samples_on_ports(&text, "planet_downstream_bytes_total", &[port]).is_empty());
-}
-
-/// Socket cookies restart at boot; the state file does not. A socket of
-/// this boot that reuses a cookie of the last one must count in full, not
-/// have the old socket's counters subtracted.
-#[test]
-fn a_state_from_another_boot_counts_this_boots_sockets_in_full() {
-    in_own_netns(|| {
-        let env = TestEnv::new();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = port_of(listener.local_addr());
-        let (mut client, mut server) = connect(&listener, None);
-        env.collect_ok(&[]);
-
-        // Make the state one of another boot, whose socket with this cookie
-        // had moved 5,000,000 bytes each way into a series that totals 7.
-        let path = env.state_file();
-        let mut state: serde_json::Value =
-            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-        state["boot_id"] = "00000000-0000-4000-8000-000000000000".into();
-        for cookie in state["cookies"].as_array_mut().unwrap() {
-            cookie[2] = 5_000_000.into();
-            cookie[3] = 5_000_000.into();
-        }
-        for series in state["series"].as_array_mut().unwrap() {
-            series[1]["bytes"]["sent"] = 7.into();
-            series[1]["bytes"]["received"] = 7.into();
-        }
-        fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
-
-        transfer(&mut client, &mut server, 1_000_000, 1_000_000);
-        env.collect_ok(&[]);
-        let text = fs::read_to_string(env.output_file()).unwrap();
-        let bytes: Vec<u64> = dependency_series(&text, port)
-            .into_iter()
-            .filter(|(series, _)| series.contains("_bytes_total"))
-            .map(|(_, value)| value)
-            .collect();
-        // Upstream out and in, downstream in and out: the old total plus
-        // everything this boot's socket moved.
-        assert_eq!(bytes, [1_000_007; 4], "{text}");
-    });
+    assert!(samples_on_ports(&text, schema::DOWNSTREAM_BYTES.name, &[port]).is_empty());
 }

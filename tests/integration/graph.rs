@@ -1,7 +1,9 @@
 //! `planet graph`: a fleet on one machine. Hosts are network namespaces on
 //! a bridge (192.0.2.0/24), each with a hostname of its own and its own
 //! planet run: `db` serves, `app` serves and calls `db`, `client` calls
-//! `app`; a fourth namespace calls `app` and runs no planet.
+//! `app`; a fourth namespace calls `app` and runs no planet. Here the graph
+//! is read from the hosts' files; `graph_prometheus.rs` reads the same
+//! fleet through Prometheus.
 
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
@@ -11,12 +13,10 @@ use std::process::Command;
 
 use crate::testenv::containers::{Bridge, Container, Runtime};
 use crate::testenv::*;
-use std::process::{Child, Stdio};
-use std::time::Duration;
 
 /// planet run inside `host`'s namespace, as that host with hostname
 /// `name` (a UTS namespace of its own): the file it writes.
-fn host_file(host: &Container, name: &str, dir: &Path) -> PathBuf {
+pub fn host_file(host: &Container, name: &str, dir: &Path) -> PathBuf {
     let output = Command::new(which("ip").unwrap())
         .args(["netns", "exec", &host.netns, "unshare", "--uts", "sh", "-c"])
         .arg(format!(
@@ -47,7 +47,7 @@ fn call(
     (stream, accepted)
 }
 
-fn graph(args: &[&str]) -> Vec<u8> {
+pub fn graph(args: &[&str]) -> Vec<u8> {
     let output = planet(["graph"]).args(args).output().unwrap();
     assert_success(&output);
     output.stdout
@@ -56,7 +56,7 @@ fn graph(args: &[&str]) -> Vec<u8> {
 /// The fleet, its processes holding their sockets: `db` (postgres serving
 /// 5432), `app` (web serving 8080 and calling db), `client` (curl calling
 /// app), and a fourth namespace (bot calling app) that runs no planet.
-fn fleet() -> Option<Bridge> {
+pub fn fleet() -> Option<Bridge> {
     let mut bridge = Bridge::with(&[Runtime::Host; 4])?;
     let (db, app, client, bot) = {
         let [a, b, c, d] = &bridge.containers[..] else {
@@ -89,25 +89,10 @@ fn fleet() -> Option<Bridge> {
     Some(bridge)
 }
 
-/// The node ids and (edge id, connections) of a JSON graph.
-fn shape(json: &serde_json::Value) -> (Vec<String>, Vec<(String, f64)>) {
-    let nodes = json["nodes"].as_array().unwrap();
-    let edges = json["edges"].as_array().unwrap();
-    (
-        nodes
-            .iter()
-            .map(|n| n["id"].as_str().unwrap().to_string())
-            .collect(),
-        edges
-            .iter()
-            .map(|e| {
-                let id = e["id"].as_str().unwrap().to_string();
-                (id, e["detail__connections"].as_f64().unwrap())
-            })
-            .collect(),
-    )
-}
-
+/// The three planet hosts' files join into one graph: each service a
+/// node, each call between them one edge counted once, the host without
+/// planet an external node. The graph is drawn the same in every format,
+/// each a valid one, and the HTML page renders without fetching anything.
 #[test]
 fn hosts_join_into_one_graph_drawn_in_every_format() {
     in_own_netns(|| {
@@ -123,119 +108,147 @@ fn hosts_join_into_one_graph_drawn_in_every_format() {
         let mut args: Vec<&str> = vec!["--files"];
         args.extend(files.iter().map(|p| p.to_str().unwrap()));
 
-        let json: serde_json::Value = serde_json::from_slice(&graph(&args)).unwrap();
-        let nodes: Vec<&str> = json["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["id"].as_str().unwrap())
-            .collect();
-        let bot_addr = &bridge.containers[3].v4;
-        assert_eq!(
-            nodes,
-            [
-                format!("ext:{bot_addr}").as_str(),
-                "svc:app//web",
-                "svc:client//curl",
-                "svc:db//postgres"
-            ]
-        );
-        let edges: BTreeMap<&str, (f64, f64, f64, u64)> = json["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                let number = |field: &str| e[field].as_f64().unwrap();
-                (
-                    e["id"].as_str().unwrap(),
-                    (
-                        number("detail__connections"),
-                        number("detail__bytes_out"),
-                        number("detail__bytes_in"),
-                        e["detail__port"].as_u64().unwrap(),
-                    ),
-                )
-            })
-            .collect();
-        let bot_edge = format!("ext:{bot_addr}->svc:app//web:8080");
-        assert_eq!(
-            edges,
-            BTreeMap::from([
-                // Seen by app only: the bot runs no planet.
-                (bot_edge.as_str(), (1.0, 111.0, 2_222.0, 8080)),
-                // Seen by both ends, counted once.
-                (
-                    "svc:app//web->svc:db//postgres:5432",
-                    (1.0, 3_000.0, 70_000.0, 5432)
-                ),
-                (
-                    "svc:client//curl->svc:app//web:8080",
-                    (1.0, 500.0, 20_000.0, 8080)
-                ),
-            ])
-        );
-        let app_node = &json["nodes"][1];
-        assert_eq!(
-            (
-                &app_node["detail__kind"],
-                &app_node["detail__host"],
-                &app_node["detail__process"]
-            ),
-            (&"service".into(), &"app".into(), &"web".into())
-        );
-
-        // Every format, twice: the same bytes.
-        for format in ["json", "dot", "mermaid", "html"] {
-            let mut with = args.clone();
-            with.extend(["--format", format]);
-            assert_eq!(graph(&with), graph(&with), "{format} is not deterministic");
-        }
-        let mut dot_args = args.clone();
-        dot_args.extend(["--format", "dot"]);
-        let dot_text = graph(&dot_args);
-        if let Some(dot) = tool("dot", "graphviz") {
-            let mut run = Command::new(dot)
-                .arg("-Tsvg")
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            std::io::Write::write_all(&mut run.stdin.take().unwrap(), &dot_text).unwrap();
-            let svg = run.wait_with_output().unwrap();
-            assert!(
-                svg.status.success() && svg.stderr.is_empty(),
-                "{}",
-                String::from_utf8_lossy(&svg.stderr)
-            );
-            assert!(String::from_utf8_lossy(&svg.stdout).contains("<svg"));
-        }
-        let mut mermaid_args = args.clone();
-        mermaid_args.extend(["--format", "mermaid"]);
-        let mermaid = String::from_utf8(graph(&mermaid_args)).unwrap();
-        assert!(
-            mermaid.starts_with("flowchart LR\n") && mermaid.contains("-->|"),
-            "{mermaid}"
-        );
-
-        let page = dir.path().join("fleet.html");
-        let mut html_args = args.clone();
-        html_args.extend(["--format", "html", "-o", page.to_str().unwrap()]);
-        assert!(
-            graph(&html_args).is_empty(),
-            "-o writes the file, not stdout"
-        );
-        let html = std::fs::read_to_string(&page).unwrap();
-        for fetched in ["<script", "src=", "@import", "url(http", "href=\"http"] {
-            assert!(!html.contains(fetched), "the page fetches: {fetched}");
-        }
-        let png = dir.path().join("fleet.png");
-        assert_renders_non_blank(&page, &png);
-        // scripts/regen-docs keeps this picture for the README.
-        if let Some(keep) = std::env::var_os("PLANET_DOCS_PICTURE") {
-            std::fs::copy(&png, keep).expect("copy the picture");
-        }
+        the_graph_has_each_service_once_and_each_call_once(&args, &bridge.containers[3].v4);
+        every_format_gives_the_same_bytes_twice(&args);
+        the_dot_is_what_graphviz_draws(&args);
+        the_mermaid_is_a_flowchart(&args);
+        the_html_page_fetches_nothing_and_renders(&args, dir.path());
     });
+}
+
+/// `args` and `--format FORMAT`.
+fn in_format<'a>(args: &[&'a str], format: &'a str) -> Vec<&'a str> {
+    let mut with = args.to_vec();
+    with.extend(["--format", format]);
+    with
+}
+
+/// Step 1: the JSON graph has a node per service and one for the bot's
+/// address (`bot_addr`), which runs no planet; an edge per call, counted
+/// once when both ends saw it, with its connections, bytes and port.
+fn the_graph_has_each_service_once_and_each_call_once(args: &[&str], bot_addr: &str) {
+    let json: serde_json::Value = serde_json::from_slice(&graph(args)).unwrap();
+    let nodes: Vec<&str> = json["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            format!("ext:{bot_addr}").as_str(),
+            "svc:app//web",
+            "svc:client//curl",
+            "svc:db//postgres"
+        ]
+    );
+    let edges: BTreeMap<&str, (f64, f64, f64, u64)> = json["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let number = |field: &str| e[field].as_f64().unwrap();
+            (
+                e["id"].as_str().unwrap(),
+                (
+                    number("detail__connections"),
+                    number("detail__bytes_out"),
+                    number("detail__bytes_in"),
+                    e["detail__port"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    let bot_edge = format!("ext:{bot_addr}->svc:app//web:8080");
+    assert_eq!(
+        edges,
+        BTreeMap::from([
+            // Seen by app only: the bot runs no planet.
+            (bot_edge.as_str(), (1.0, 111.0, 2_222.0, 8080)),
+            // Seen by both ends, counted once.
+            (
+                "svc:app//web->svc:db//postgres:5432",
+                (1.0, 3_000.0, 70_000.0, 5432)
+            ),
+            (
+                "svc:client//curl->svc:app//web:8080",
+                (1.0, 500.0, 20_000.0, 8080)
+            ),
+        ])
+    );
+    let app_node = &json["nodes"][1];
+    assert_eq!(
+        (
+            &app_node["detail__kind"],
+            &app_node["detail__host"],
+            &app_node["detail__process"]
+        ),
+        (&"service".into(), &"app".into(), &"web".into())
+    );
+}
+
+/// Step 2: every format, drawn twice, gives the same bytes.
+fn every_format_gives_the_same_bytes_twice(args: &[&str]) {
+    for format in ["json", "dot", "mermaid", "html"] {
+        let with = in_format(args, format);
+        assert_eq!(graph(&with), graph(&with), "{format} is not deterministic");
+    }
+}
+
+/// Step 3: Graphviz draws the dot format without a word of complaint.
+fn the_dot_is_what_graphviz_draws(args: &[&str]) {
+    let dot_text = graph(&in_format(args, "dot"));
+    let Some(dot) = tool("dot", "graphviz") else {
+        return;
+    };
+    let mut run = Command::new(dot)
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut run.stdin.take().unwrap(), &dot_text).unwrap();
+    let svg = run.wait_with_output().unwrap();
+    assert!(
+        svg.status.success() && svg.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&svg.stderr)
+    );
+    assert!(String::from_utf8_lossy(&svg.stdout).contains("<svg"));
+}
+
+/// Step 4: the mermaid format is a left-to-right flowchart with labelled
+/// edges.
+fn the_mermaid_is_a_flowchart(args: &[&str]) {
+    let mermaid = String::from_utf8(graph(&in_format(args, "mermaid"))).unwrap();
+    assert!(
+        mermaid.starts_with("flowchart LR\n") && mermaid.contains("-->|"),
+        "{mermaid}"
+    );
+}
+
+/// Step 5: `--format html -o FILE` writes the page, not stdout; the page
+/// fetches nothing from anywhere, and a browser renders more than a blank
+/// canvas of it. (scripts/regen-docs keeps the picture for the README.)
+fn the_html_page_fetches_nothing_and_renders(args: &[&str], dir: &Path) {
+    let page = dir.join("fleet.html");
+    let mut html_args = in_format(args, "html");
+    html_args.extend(["-o", page.to_str().unwrap()]);
+    assert!(
+        graph(&html_args).is_empty(),
+        "-o writes the file, not stdout"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    for fetched in ["<script", "src=", "@import", "url(http", "href=\"http"] {
+        assert!(!html.contains(fetched), "the page fetches: {fetched}");
+    }
+    let png = dir.join("fleet.png");
+    assert_renders_non_blank(&page, &png);
+    if let Some(keep) = std::env::var_os("PLANET_DOCS_PICTURE") {
+        std::fs::copy(&png, keep).expect("copy the picture");
+    }
 }
 
 /// Headless Chromium renders the page to a PNG that is more than a blank
@@ -318,115 +331,4 @@ fn graph_errors_are_one_line_and_exit_1() {
     assert!(stderr_of(&output).starts_with(
         "error: pass --prometheus URL to read from Prometheus, or --files FILE... to read hosts' .prom files\n"
     ));
-}
-
-/// Children killed when the test ends, however it ends.
-struct Running(Vec<Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The same fleet through a real Prometheus: a node_exporter per planet
-/// host (in its namespace, on its address) serves the host's file, and a
-/// Prometheus on loopback scrapes them every second. The graph has the
-/// same nodes and edges, with the same connection counts, as from the
-/// files (its byte rates are 0: the files do not change).
-#[test]
-fn prometheus_gives_the_same_graph_as_the_files() {
-    let (Some(prometheus), Some(exporter)) = (
-        tool("prometheus", "prometheus"),
-        tool("prometheus-node-exporter", "prometheus-node-exporter"),
-    ) else {
-        return;
-    };
-    in_own_netns(move || {
-        let Some(bridge) = fleet() else {
-            return;
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let mut running = Running(Vec::new());
-        let mut files = Vec::new();
-        let mut targets = Vec::new();
-        for (i, name) in ["db", "app", "client"].iter().enumerate() {
-            let host = &bridge.containers[i];
-            let textfile = dir.path().join(name);
-            std::fs::create_dir(&textfile).unwrap();
-            files.push(host_file(host, name, &textfile));
-            std::fs::rename(
-                textfile.join(format!("{name}.prom")),
-                textfile.join("planet.prom"),
-            )
-            .unwrap();
-            files[i] = textfile.join("planet.prom");
-            let listen = format!("{}:9100", host.v4);
-            let child = Command::new(which("ip").unwrap())
-                .args(["netns", "exec", &host.netns])
-                .arg(&exporter)
-                .args(["--collector.disable-defaults", "--collector.textfile"])
-                .arg(format!(
-                    "--collector.textfile.directory={}",
-                    textfile.display()
-                ))
-                .arg(format!("--web.listen-address={listen}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            running.0.push(child);
-            targets.push(format!("'{listen}'"));
-        }
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: planet\n    static_configs:\n      - targets: [{}]\n",
-                targets.join(", ")
-            ),
-        )
-        .unwrap();
-        let port = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
-        let server = Command::new(&prometheus)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        running.0.push(server);
-        let url = format!("http://127.0.0.1:{port}");
-        let scraped = wait_for(Duration::from_secs(60), || {
-            let page = http_get(port, "/api/v1/query?query=planet_host_info").unwrap_or_default();
-            page.matches("\"hostname\"").count() == 3
-        });
-        assert!(scraped, "Prometheus did not scrape the three hosts");
-
-        let from_prometheus = graph(&["--prometheus", &url, "--window", "1m"]);
-        let mut args = vec!["--files"];
-        args.extend(files.iter().map(|p| p.to_str().unwrap()));
-        let from_files = graph(&args);
-        let json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).unwrap();
-        let (nodes, edges) = shape(&json(&from_prometheus));
-        assert_eq!((nodes.clone(), edges.clone()), shape(&json(&from_files)));
-        assert_eq!(nodes.len(), 4, "{nodes:?}");
-        assert_eq!(
-            edges.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
-            [1.0, 1.0, 1.0],
-            "{edges:?}"
-        );
-        assert_eq!(
-            graph(&["--prometheus", &url, "--window", "1m"]),
-            from_prometheus,
-            "the same bytes again"
-        );
-    });
 }

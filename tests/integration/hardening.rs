@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use planet::schema;
+
 use crate::testenv::*;
 
 /// Generous: each of these runs takes well under a second; the old ones
@@ -19,17 +21,10 @@ fn mkfifo(path: &Path) {
     assert!(status.success(), "mkfifo {}", path.display());
 }
 
-/// One line on stderr that starts with the path, exit 1.
+/// One line on stderr, the path and `why`, exit 1.
 fn assert_refused(output: &Output, path: &Path, why: &str) {
-    let stderr = stderr_of(output);
     assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}: {stderr}",
-        path.display()
-    );
-    assert_eq!(
-        stderr,
+        assert_error_naming(output, path),
         format!("planet: {}: {why}\n", path.display()),
         "{}",
         path.display()
@@ -145,7 +140,7 @@ fn a_line_of_150000_labels_is_read_within_the_source_timeout() {
     assert_success(&output);
     let text = String::from_utf8(output.stdout).unwrap();
     assert_eq!(
-        samples(&text, "planet_wrap_up"),
+        samples(&text, schema::WRAP_UP.name),
         ["planet_wrap_up{source=\"page\"} 1"]
     );
     assert_eq!(samples(&text, "planet_wide"), ["planet_wide 1"]);
@@ -163,7 +158,7 @@ fn a_fifo_or_device_as_a_wrap_file_source_is_a_source_that_is_down() {
         assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
         let text = String::from_utf8(output.stdout).unwrap();
         assert_eq!(
-            samples(&text, "planet_wrap_up"),
+            samples(&text, schema::WRAP_UP.name),
             ["planet_wrap_up{source=\"page\"} 0"]
         );
     }
@@ -188,7 +183,7 @@ fn a_source_answering_a_redirect_is_down() {
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8(output.stdout).unwrap();
     assert_eq!(
-        samples(&text, "planet_wrap_up"),
+        samples(&text, schema::WRAP_UP.name),
         [
             "planet_wrap_up{source=\"fine\"} 1",
             "planet_wrap_up{source=\"moved\"} 0"
@@ -274,7 +269,7 @@ fn ten_thousand_peers_cost_bounded_state_memory_and_dns_time() {
         let (code, rss_kib, _) = run_measured(env.collect().args(["--netns", "own"]));
         assert_eq!(code, Some(0));
         let text = fs::read_to_string(env.output_file()).unwrap();
-        let upstream = samples(&text, "planet_upstream");
+        let upstream = samples(&text, schema::UPSTREAM.name);
         assert_eq!(upstream.len(), 1001, "1,000 peers and `other`");
         assert!(
             upstream.contains(&"planet_upstream{protocol=\"udp\",process=\"many-peers\",container=\"\",name=\"other\",domain=\"\",addr=\"\",port=\"9\"} 9500"),
@@ -283,7 +278,7 @@ fn ten_thousand_peers_cost_bounded_state_memory_and_dns_time() {
         assert!(
             text.contains("planet_peers_folded{family=\"upstream\"} 9500\n"),
             "{}",
-            samples(&text, "planet_peers_folded").join("\n")
+            samples(&text, schema::PEERS_FOLDED.name).join("\n")
         );
         // The state holds at most 10,000 series; the other 500 peers are
         // one `other` series there. (Before: every peer, 11 MB at 65,537.)

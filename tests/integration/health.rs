@@ -11,6 +11,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use planet::schema;
+
 use crate::testenv::*;
 
 /// The value of each line of `family` on `port` (own namespace), summed:
@@ -65,8 +67,7 @@ fn retransmits_equal_what_ss_counts_and_rtt_is_plausible() {
         return;
     };
     in_own_netns(move || {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = port_of(listener.local_addr());
+        let (listener, port) = loopback_listener();
         // One segment in ten towards the server is lost on arrival (on the
         // way out, TCP would be told and send again uncounted).
         nft_drop(
@@ -105,8 +106,8 @@ fn retransmits_equal_what_ss_counts_and_rtt_is_plausible() {
         drop((client, server, listener));
 
         let text = collect_stdout(&["--netns", "own"]);
-        let up = sum_on_port(&text, "planet_upstream_retransmits_total", port).unwrap();
-        let down = sum_on_port(&text, "planet_downstream_retransmits_total", port).unwrap();
+        let up = sum_on_port(&text, schema::UPSTREAM_RETRANSMITS.name, port).unwrap();
+        let down = sum_on_port(&text, schema::DOWNSTREAM_RETRANSMITS.name, port).unwrap();
         let (ss_up, ss_down) = (
             ss_total_retrans(&ss, client_end),
             ss_total_retrans(&ss, server_end),
@@ -115,7 +116,7 @@ fn retransmits_equal_what_ss_counts_and_rtt_is_plausible() {
         assert_eq!((up, down), (ss_up as f64, ss_down as f64), "{text}");
 
         // Loopback: well under a second, and more than nothing.
-        let rtt = sum_on_port(&text, "planet_upstream_rtt_seconds", port).unwrap();
+        let rtt = sum_on_port(&text, schema::UPSTREAM_RTT.name, port).unwrap();
         assert!(rtt > 0.0 && rtt < 1.0, "rtt {rtt}");
         assert_promtool_accepts(&text);
         let dir = tempfile::tempdir().unwrap();
@@ -134,8 +135,7 @@ fn retransmits_equal_what_ss_counts_and_rtt_is_plausible() {
 fn connections_are_counted_once_and_never_decrease_across_runs() {
     in_own_netns(|| {
         let env = TestEnv::new();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = port_of(listener.local_addr());
+        let (listener, port) = loopback_listener();
         let connect = || {
             let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
             (client, listener.accept().unwrap().0)
@@ -145,9 +145,9 @@ fn connections_are_counted_once_and_never_decrease_across_runs() {
             let text = std::fs::read_to_string(env.output_file()).unwrap();
             let count = |family| sum_on_port(&text, family, port).unwrap_or(0.0) as u64;
             (
-                count("planet_upstream_connections_total"),
-                count("planet_downstream_connections_total"),
-                count("planet_upstream"),
+                count(schema::UPSTREAM_CONNECTIONS.name),
+                count(schema::DOWNSTREAM_CONNECTIONS.name),
+                count(schema::UPSTREAM.name),
             )
         };
         let mut open: Vec<_> = (0..3).map(|_| connect()).collect();
@@ -222,10 +222,10 @@ fn loop_counts_refused_and_timed_out_connects_as_failures_on_their_own_series() 
         drop((fine, served));
 
         let failures = |text: &str, port| {
-            sum_on_port(text, "planet_upstream_connect_failures_total", port).unwrap_or(-1.0)
+            sum_on_port(text, schema::UPSTREAM_CONNECT_FAILURES.name, port).unwrap_or(-1.0)
         };
         let connections = |text: &str, port| {
-            sum_on_port(text, "planet_upstream_connections_total", port).unwrap_or(-1.0)
+            sum_on_port(text, schema::UPSTREAM_CONNECTIONS.name, port).unwrap_or(-1.0)
         };
         let mut text = String::new();
         let counted = wait_for(Duration::from_secs(10), || {
@@ -242,7 +242,7 @@ fn loop_counts_refused_and_timed_out_connects_as_failures_on_their_own_series() 
         assert_eq!(connections(&text, healthy_port), 1.0, "{text}");
         // A refused connection's series stays, with no connection open.
         assert_eq!(
-            sum_on_port(&text, "planet_upstream", refused_port),
+            sum_on_port(&text, schema::UPSTREAM.name, refused_port),
             Some(0.0)
         );
         drop(silent);

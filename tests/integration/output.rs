@@ -3,7 +3,6 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -11,13 +10,14 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use planet::schema;
+
 use crate::testenv::*;
 
 /// A listener owned by a process whose name holds a quote, a backslash, a
 /// line feed and a byte that is not UTF-8.
 fn hostile_listener() -> (Named, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(listener.local_addr());
+    let (listener, port) = loopback_listener();
     let name = OsStr::from_bytes(b"q\"b\\n\nx\xffy");
     (Named::hold(name, &[listener.as_raw_fd()]), port)
 }
@@ -27,7 +27,7 @@ fn hostile_process_names_are_escaped_and_made_utf8() {
     let (_holder, port) = hostile_listener();
     let text = collect_stdout(&[]);
     assert_eq!(
-        samples_on_ports(&text, "planet_serving", &[port]).into_iter().collect::<Vec<_>>(),
+        samples_on_ports(&text, schema::SERVING.name, &[port]).into_iter().collect::<Vec<_>>(),
         [format!(
             "planet_serving{{protocol=\"tcp\",name=\"q\\\"b\\\\n\\nx\u{fffd}y\",container=\"\",addr=\"127.0.0.1\",port=\"{port}\"}} 1"
         )]
@@ -307,10 +307,7 @@ fn usage_messages_name_the_flag_or_variable_to_change() {
 /// message says how to keep the state elsewhere.
 #[test]
 fn a_default_state_path_it_may_not_write_points_to_state_file() {
-    if unsafe { libc::geteuid() } != 0 {
-        return; // the test runs planet as nobody, which needs root
-    }
-    let Some(setpriv) = tool("setpriv", "util-linux") else {
+    let Some(setpriv) = setpriv("running planet as nobody") else {
         return;
     };
     let out = tempfile::tempdir().unwrap();

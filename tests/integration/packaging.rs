@@ -5,6 +5,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use planet::schema;
+
 use crate::testenv::*;
 
 fn shipped(path: &str) -> String {
@@ -133,7 +135,7 @@ fn run_shipped_command(command: &str, textfile: Option<&Path>) -> TestEnv {
 fn assert_wrote(env: &TestEnv) {
     assert!(fs::read_to_string(env.output_file())
         .unwrap()
-        .contains("planet_build_info"));
+        .contains(schema::BUILD_INFO.name));
     assert_eq!(
         list_dir(env.state_dir()),
         ["planet.state", "planet.state.lock"]

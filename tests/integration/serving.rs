@@ -7,6 +7,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+use planet::schema;
+
 use crate::testenv::*;
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -18,8 +20,25 @@ fn reuseport_listener(addr: SocketAddr) -> TcpListener {
     socket.into()
 }
 
+/// Listeners of every kind, each held by a process of its own name: TCP
+/// on IPv4, IPv6 and IPv4-mapped IPv6, UDP, one socket shared by a forked
+/// pair, a SO_REUSEPORT group, a name that needs escaping, and a UDP client
+/// on an ephemeral port (not a server). Each server appears once, named by
+/// its owner.
 #[test]
 fn each_listener_appears_once_with_its_owners_name() {
+    let (_holders, ports, pair_name) = listeners_held_by_name();
+    let text = collect_stdout(&[]);
+    each_server_is_one_series_named_by_its_owner(&text, &ports, pair_name);
+    a_reuseport_group_is_one_series_whose_queue_maximum_is_the_sum(&text, ports[4]);
+}
+
+/// The listeners, each held by a process of its own name (ours dropped):
+/// their holders, their ports (tcp4, tcp6, udp, the forked pair's, the
+/// reuseport group's, the escaped name's, the UDP client's, the mapped
+/// one's), and which of the forked pair names the shared socket: the one
+/// running longest (ties: the lower pid).
+fn listeners_held_by_name() -> (Vec<Named>, [u16; 8], &'static str) {
     let tcp4 = TcpListener::bind("127.0.0.1:0").unwrap();
     let tcp6 = TcpListener::bind("[::1]:0").unwrap();
     let udp = udp_server("127.0.0.1");
@@ -40,12 +59,11 @@ fn each_listener_appears_once_with_its_owners_name() {
         port_of(client.local_addr()),
         port_of(mapped.local_addr()),
     ];
-    let _holders = [
+    let holders = vec![
         Named::hold("srv-tcp4", &[tcp4.as_raw_fd()]),
         Named::hold("srv-tcp6", &[tcp6.as_raw_fd()]),
         Named::hold("srv-udp", &[udp.as_raw_fd()]),
-        // A forked pair: both hold the one socket; the one running longest
-        // names it (ties: the lower pid).
+        // A forked pair: both hold the one socket.
         Named::hold("pair-first", &[shared.as_raw_fd()]),
         Named::hold("pair-second", &[shared.as_raw_fd()]),
         Named::hold("reuse-a", &[group_a.as_raw_fd()]),
@@ -55,7 +73,7 @@ fn each_listener_appears_once_with_its_owners_name() {
         Named::hold("srv-mapped", &[mapped.as_raw_fd()]),
     ];
     let rank = |holder: &Named| (started(holder.pid()), holder.pid());
-    let pair_name = if rank(&_holders[3]) < rank(&_holders[4]) {
+    let pair_name = if rank(&holders[3]) < rank(&holders[4]) {
         "pair-first"
     } else {
         "pair-second"
@@ -63,8 +81,13 @@ fn each_listener_appears_once_with_its_owners_name() {
     drop((
         tcp4, tcp6, udp, shared, group_a, group_b, weird, client, mapped,
     ));
+    (holders, ports, pair_name)
+}
 
-    let text = collect_stdout(&[]);
+/// Step 1: each server is one `planet_serving` series named by its owner
+/// (the forked pair's by `pair_name`), with its address as bound (the
+/// mapped one as IPv4); the UDP client is none.
+fn each_server_is_one_series_named_by_its_owner(text: &str, ports: &[u16; 8], pair_name: &str) {
     let expected: BTreeSet<String> = [
         format!(
             r#"planet_serving{{protocol="tcp",name="srv-tcp4",container="",addr="127.0.0.1",port="{}"}} 1"#,
@@ -97,19 +120,21 @@ fn each_listener_appears_once_with_its_owners_name() {
     ]
     .into_iter()
     .collect();
-    let got: BTreeSet<String> = samples_on_ports(&text, "planet_serving", &ports)
+    let got: BTreeSet<String> = samples_on_ports(text, schema::SERVING.name, ports)
         .into_iter()
         .map(String::from)
         .collect();
     assert_eq!(got, expected, "full output:\n{text}");
+}
 
-    // The SO_REUSEPORT group is one series whose queue maximum is the sum.
-    let max = samples_on_ports(&text, "planet_serving_backlog_max", &ports[4..5]);
+/// Step 2: the SO_REUSEPORT group on `port` is one series whose queue
+/// maximum is the sum of its two sockets'.
+fn a_reuseport_group_is_one_series_whose_queue_maximum_is_the_sum(text: &str, port: u16) {
+    let max = samples_on_ports(text, schema::SERVING_BACKLOG_MAX.name, &[port]);
     assert_eq!(
         max.into_iter().collect::<Vec<_>>(),
         [format!(
-            r#"planet_serving_backlog_max{{protocol="tcp",name="reuse-a",container="",addr="127.0.0.1",port="{}"}} 128"#,
-            ports[4]
+            r#"planet_serving_backlog_max{{protocol="tcp",name="reuse-a",container="",addr="127.0.0.1",port="{port}"}} 128"#
         )]
     );
 }
@@ -129,8 +154,7 @@ fn started(pid: u32) -> u64 {
 
 #[test]
 fn backlog_counts_connections_waiting_to_be_accepted() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(listener.local_addr());
+    let (listener, port) = loopback_listener();
     let _waiting = queue_connections(&listener, 3);
     let text = collect_stdout(&[]);
     let name = own_process_name();
@@ -139,14 +163,14 @@ fn backlog_counts_connections_waiting_to_be_accepted() {
         name.trim_end()
     );
     assert_eq!(
-        samples_on_ports(&text, "planet_serving_backlog", &[port])
+        samples_on_ports(&text, schema::SERVING_BACKLOG.name, &[port])
             .into_iter()
             .collect::<Vec<_>>(),
         [format!("planet_serving_backlog{labels} 3")]
     );
     // std listens with a backlog of 128; the kernel reports it as the maximum.
     assert_eq!(
-        samples_on_ports(&text, "planet_serving_backlog_max", &[port])
+        samples_on_ports(&text, schema::SERVING_BACKLOG_MAX.name, &[port])
             .into_iter()
             .collect::<Vec<_>>(),
         [format!("planet_serving_backlog_max{labels} 128")]
@@ -163,7 +187,11 @@ fn two_runs_over_the_same_sockets_give_identical_bytes() {
         let first = own_view(&collect_stdout(&[]));
         let second = own_view(&collect_stdout(&[]));
         assert_eq!(first, second);
-        assert_eq!(own_samples(&first, "planet_serving").len(), 3, "{first}");
+        assert_eq!(
+            own_samples(&first, schema::SERVING.name).len(),
+            3,
+            "{first}"
+        );
     });
 }
 
@@ -171,22 +199,7 @@ fn two_runs_over_the_same_sockets_give_identical_bytes() {
 fn ss_serving(ss: &std::path::Path) -> BTreeSet<(String, String, String, Vec<String>)> {
     let output = Command::new(ss).arg("-Htulnp").output().expect("run ss");
     assert!(output.status.success());
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (addr, port) = fields[4].rsplit_once(':').unwrap();
-            let addr = addr.trim_start_matches('[').trim_end_matches(']');
-            let addr = if addr == "*" { "::" } else { addr }.to_string();
-            // users:(("name",pid=1,fd=3),("other",pid=2,fd=3))
-            let names = line
-                .split("(\"")
-                .skip(1)
-                .filter_map(|s| s.split_once("\",pid=").map(|(name, _)| name.to_string()))
-                .collect();
-            (fields[0].to_string(), addr, port.to_string(), names)
-        })
-        .collect()
+    ss_listening(&String::from_utf8_lossy(&output.stdout))
 }
 
 #[test]
@@ -218,7 +231,7 @@ fn serving_set_equals_what_ss_reports() {
             })
             .collect();
         let text = collect_stdout(&[]);
-        let from_planet: BTreeSet<String> = own_samples(&text, "planet_serving")
+        let from_planet: BTreeSet<String> = own_samples(&text, schema::SERVING.name)
             .into_iter()
             .map(String::from)
             .collect();
@@ -235,7 +248,7 @@ fn a_udp_client_on_an_ephemeral_port_is_not_a_server() {
     assert!((low..=high).contains(&port));
     let text = collect_stdout(&[]);
     assert!(
-        samples_on_ports(&text, "planet_serving", &[port]).is_empty(),
+        samples_on_ports(&text, schema::SERVING.name, &[port]).is_empty(),
         "{text}"
     );
 }
@@ -248,8 +261,7 @@ fn a_forked_servers_socket_is_named_by_its_parent_whatever_the_pids() {
     let Some(unshare) = tool("unshare", "util-linux") else {
         return;
     };
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(listener.local_addr());
+    let (listener, port) = loopback_listener();
     let names = tempfile::tempdir().unwrap();
     let sleep = which("sleep").unwrap();
     for name in ["srv-parent", "srv-worker"] {
@@ -296,7 +308,7 @@ fn a_forked_servers_socket_is_named_by_its_parent_whatever_the_pids() {
     let text = String::from_utf8(output.stdout).unwrap();
     drop(listener);
     assert_eq!(
-        samples_on_ports(&text, "planet_serving", &[port])
+        samples_on_ports(&text, schema::SERVING.name, &[port])
             .into_iter()
             .collect::<Vec<_>>(),
         [format!(

@@ -5,6 +5,8 @@ use std::fs;
 use std::net::TcpListener;
 use std::path::Path;
 
+use planet::schema;
+
 use crate::testenv::*;
 
 const POSTGRES_PAGE: &str = r#"# HELP pg_static Version string as reported by postgres
@@ -45,7 +47,7 @@ fn readme_rules(postgres: u16, latest: u16) -> String {
 
 fn wrap_lines(text: &str) -> Vec<&str> {
     text.lines()
-        .filter(|l| l.starts_with("planet_postgres") || l.starts_with("planet_wrap_up"))
+        .filter(|l| l.starts_with("planet_postgres") || family_of(l) == schema::WRAP_UP.name)
         .collect()
 }
 
@@ -69,7 +71,7 @@ fn the_readme_example_reshapes_postgres_exporter() {
         ]
     );
     assert!(text.contains("planet_collector_success{collector=\"wrap\"} 1\n"));
-    assert!(!samples(&text, "planet_build_info").is_empty());
+    assert!(!samples(&text, schema::BUILD_INFO.name).is_empty());
 
     // `planet wrap check` prints the same families.
     let check = planet(["wrap", "check"]).arg(&rules).output().unwrap();
@@ -86,8 +88,7 @@ fn a_source_that_is_down_is_wrap_up_zero_and_the_run_goes_on() {
     let rules = dir.path().join("wrap.toml");
     let closed = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
     fs::write(&rules, readme_rules(serve(POSTGRES_PAGE), closed)).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = port_of(listener.local_addr());
+    let (_listener, port) = loopback_listener();
     let output = planet(["collect", "--stdout", "--no-resolve", "--wrap"])
         .arg(&rules)
         .output()
@@ -115,7 +116,7 @@ fn a_source_that_is_down_is_wrap_up_zero_and_the_run_goes_on() {
         ]
     );
     assert_eq!(
-        samples_on_ports(&text, "planet_serving", &[port]).len(),
+        samples_on_ports(&text, schema::SERVING.name, &[port]).len(),
         1,
         "other collectors still write"
     );
@@ -181,9 +182,8 @@ fn a_bad_rules_file_fails_the_run_naming_rule_and_line() {
         env.collect().arg("--wrap").arg(&rules).output().unwrap(),
         planet(["wrap", "check"]).arg(&rules).output().unwrap(),
     ] {
-        assert_eq!(command.status.code(), Some(1));
         assert_eq!(
-            String::from_utf8_lossy(&command.stderr),
+            assert_error_naming(&command, &rules),
             format!(
                 "planet: {}: rule at line {line}: names an unknown source\n",
                 rules.display()

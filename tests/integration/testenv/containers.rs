@@ -4,7 +4,7 @@
 //! processes moved into a cgroup v2 directory named as Docker, Kubernetes
 //! or containerd name theirs (or as Docker in Docker, rootless Podman and a
 //! user's own directories do: the layouts a label must not be borrowed
-//! from). Everything is removed on drop.
+//! from). Everything is removed on drop. And a real runtime, [`Podman`].
 
 use std::fs::File;
 use std::os::fd::{AsFd, RawFd};
@@ -242,5 +242,67 @@ impl Drop for Container {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.netns])
             .status();
+    }
+}
+
+/// `podman` with the options these machines need (vfs storage, runc, the
+/// cgroupfs manager), removing what the test made when it ends.
+pub struct Podman {
+    program: PathBuf,
+    made: std::cell::RefCell<Vec<Vec<String>>>,
+}
+
+impl Podman {
+    pub fn new(program: PathBuf) -> Podman {
+        Podman {
+            program,
+            made: Default::default(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.program);
+        command
+            .args([
+                "--storage-driver=vfs",
+                "--runtime",
+                "runc",
+                "--cgroup-manager",
+                "cgroupfs",
+            ])
+            .args(args);
+        command
+    }
+
+    /// Runs `podman ARGS`, which must succeed; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.command(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "podman {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let undo: Option<Vec<&str>> = match args {
+            ["import", _, image] => Some(vec!["rmi", "-f", image]),
+            ["network", "create", .., name] => Some(vec!["network", "rm", "-f", name]),
+            ["run", "-d", "--name", name, ..] => Some(vec!["rm", "-f", "-t", "0", name]),
+            _ => None,
+        };
+        if let Some(undo) = undo {
+            self.made
+                .borrow_mut()
+                .push(undo.into_iter().map(String::from).collect());
+        }
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        for undo in self.made.borrow().iter().rev() {
+            let args: Vec<&str> = undo.iter().map(String::as_str).collect();
+            let _ = self.command(&args).output();
+        }
     }
 }

@@ -136,6 +136,13 @@ pub fn port_of(addr: std::io::Result<SocketAddr>) -> u16 {
     addr.expect("local address").port()
 }
 
+/// A TCP listener on 127.0.0.1, on a port the kernel chose, and the port.
+pub fn loopback_listener() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let port = port_of(listener.local_addr());
+    (listener, port)
+}
+
 /// Connects `n` clients to a listener without accepting them.
 pub fn queue_connections(listener: &TcpListener, n: usize) -> Vec<TcpStream> {
     let addr = listener.local_addr().unwrap();

@@ -3,26 +3,29 @@
 //! planet's own exposition parser. Helpers by concern live beside it:
 //! [`holders`] (sockets and the processes holding them), [`netns`]
 //! (a network namespace of a test's own), [`oracles`] (real tools to
-//! compare against).
+//! compare against), [`samples`] (sample lines picked out by the schema's
+//! names), [`servers`] (servers on loopback playing other programs).
 
-use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use planet::exposition::{self, Exposition};
+use planet::schema;
 
 pub mod containers;
 pub mod holders;
 pub mod namespaces;
 pub mod netns;
 pub mod oracles;
+pub mod samples;
 pub mod servers;
 
 pub use holders::*;
 pub use netns::*;
 pub use oracles::*;
+pub use samples::*;
 pub use servers::*;
 
 pub const PLANET: &str = env!("CARGO_BIN_EXE_planet");
@@ -249,6 +252,30 @@ pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     path
 }
 
+/// Asserts that a run did not panic (whatever else it did).
+pub fn assert_no_panic(output: &Output) {
+    let stderr = stderr_of(output);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Asserts that a run failed (exit 1) with one line on stderr, which names
+/// `path` first (`planet: PATH: ...`): that line.
+pub fn assert_error_naming(output: &Output, path: &Path) -> String {
+    let stderr = stderr_of(output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}: {stderr}",
+        path.display()
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("planet: {}: ", path.display())),
+        "{stderr}"
+    );
+    stderr
+}
+
 pub fn assert_success(output: &Output) {
     assert!(
         output.status.success() && output.stderr.is_empty(),
@@ -256,59 +283,6 @@ pub fn assert_success(output: &Output) {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// The sample lines of one family (without HELP/TYPE).
-pub fn samples<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
-    text.lines()
-        .filter(|line| {
-            line.strip_prefix(family)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .collect()
-}
-
-/// The sample lines of one family that carry `port="P"` for one of
-/// `ports`, in planet's own network namespace (`container=""`): the test's
-/// own, as planet inherits it. (Another namespace, another test's, may use
-/// the same port numbers.)
-pub fn samples_on_ports<'a>(text: &'a str, family: &str, ports: &[u16]) -> BTreeSet<&'a str> {
-    own_samples(text, family)
-        .into_iter()
-        .filter(|line| {
-            ports
-                .iter()
-                .any(|p| line.contains(&format!("port=\"{p}\"")))
-        })
-        .collect()
-}
-
-/// The sample lines of one family in planet's own network namespace.
-pub fn own_samples<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
-    samples(text, family)
-        .into_iter()
-        .filter(|line| line.contains("container=\"\""))
-        .collect()
-}
-
-/// What two runs over the same sockets agree on: everything but times and
-/// durations, and but what belongs to other network namespaces, which
-/// other tests make and drop meanwhile (their series, their number).
-pub fn own_view(text: &str) -> String {
-    text.lines()
-        .filter(|l| {
-            let varies = [
-                "planet_collect_timestamp_seconds",
-                "planet_collector_duration_seconds",
-                "planet_snapshot_duration_seconds",
-                "planet_network_namespaces ",
-                "planet_network_namespaces_skipped",
-            ];
-            let elsewhere = l.contains("container=\"") && !l.contains("container=\"\"");
-            !elsewhere && !varies.iter().any(|prefix| l.starts_with(prefix))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
 }
 
 /// Waits until `check` holds, for at most `limit`.
@@ -327,7 +301,7 @@ pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 /// has been written: a new one means a new write.
 pub fn collect_timestamp(file: &Path) -> Option<String> {
     let text = std::fs::read_to_string(file).ok()?;
-    samples(&text, "planet_collect_timestamp_seconds")
+    samples(&text, schema::COLLECT_TIMESTAMP.name)
         .first()
         .map(|line| line.to_string())
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{samples, wait_for};
+use planet::schema::{self, label};
+
+use super::{label_value, samples, wait_for};
 
 /// Why planet may skip a network namespace: one
 /// `planet_network_namespaces_skipped{reason}` series each, always present.
@@ -33,17 +35,15 @@ pub struct NamespaceCounts {
 
 impl NamespaceCounts {
     pub fn of(text: &str) -> NamespaceCounts {
-        let read = samples(text, "planet_network_namespaces")
+        let family = schema::NETWORK_NAMESPACES.name;
+        let read = samples(text, family)
             .first()
             .map(|line| value(line) as u64)
-            .unwrap_or_else(|| panic!("no planet_network_namespaces in\n{text}"));
-        let skipped = samples(text, "planet_network_namespaces_skipped")
+            .unwrap_or_else(|| panic!("no {family} in\n{text}"));
+        let skipped = samples(text, schema::NETWORK_NAMESPACES_SKIPPED.name)
             .into_iter()
             .map(|line| {
-                let reason = line
-                    .split_once("reason=\"")
-                    .and_then(|(_, rest)| rest.split_once('"'))
-                    .map_or("", |(reason, _)| reason);
+                let reason = label_value(line, label::REASON).unwrap_or_default();
                 (reason.to_string(), value(line) as u64)
             })
             .collect();

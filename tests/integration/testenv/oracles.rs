@@ -2,6 +2,7 @@
 //! the rule for a missing one: skip with a reason, or fail under
 //! `PLANET_REQUIRE_TOOLS=1` (CI).
 
+use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,6 +34,23 @@ pub fn skip_or_fail<T>(reason: &str) -> Option<T> {
     None
 }
 
+/// Root, or a skip saying what needs it (a failure under
+/// PLANET_REQUIRE_TOOLS=1).
+pub fn need_root(what: &str) -> Option<()> {
+    // SAFETY: geteuid cannot fail.
+    match unsafe { libc::geteuid() } {
+        0 => Some(()),
+        _ => skip_or_fail(&format!("{what} needs root")),
+    }
+}
+
+/// setpriv(1), to run planet with less than root's privileges: a skip
+/// without root, saying what needs it, or without setpriv.
+pub fn setpriv(what: &str) -> Option<PathBuf> {
+    need_root(what)?;
+    tool("setpriv", "util-linux")
+}
+
 /// A tool from PATH, or a skip with the Debian package that provides it.
 pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
     match which(name) {
@@ -41,6 +59,26 @@ pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
             "{name} is not installed (Debian package {package})"
         )),
     }
+}
+
+/// The sockets `ss -Htuln` lists (`-Htulnp`: with their owners' names):
+/// protocol, local address (unbracketed, `*` as `::`), port, owners.
+pub fn ss_listening(text: &str) -> BTreeSet<(String, String, String, Vec<String>)> {
+    text.lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (addr, port) = fields[4].rsplit_once(':').unwrap();
+            let addr = addr.trim_start_matches('[').trim_end_matches(']');
+            let addr = if addr == "*" { "::" } else { addr }.to_string();
+            // users:(("name",pid=1,fd=3),("other",pid=2,fd=3))
+            let names = line
+                .split("(\"")
+                .skip(1)
+                .filter_map(|s| s.split_once("\",pid=").map(|(name, _)| name.to_string()))
+                .collect();
+            (fields[0].to_string(), addr, port.to_string(), names)
+        })
+        .collect()
 }
 
 /// Asserts that `promtool check metrics` accepts `text` without a word (a
