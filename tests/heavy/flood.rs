@@ -77,22 +77,42 @@ impl std::fmt::Display for Flood {
     }
 }
 
-/// Floods socket()+close() from two network namespaces of their own for
-/// `span` while watching planet, then watches it until it writes once
-/// more (at most 10 s). None (a skip) when no namespace can be made.
-fn flood_from_two_namespaces(planet: &mut Looping, span: Duration) -> Option<Flood> {
+/// Two flooders, each looping socket()+close() in a network namespace of
+/// its own, and how many sockets a second they make together. None (a
+/// skip) when no namespace can be made.
+fn two_flooders() -> Option<(Vec<Flooder>, f64)> {
     let flooders: Vec<Flooder> = match (0..2).map(|_| Flooder::start()).collect() {
         Ok(flooders) => flooders,
         Err(e) => return skip_or_fail(&format!("cannot flood from a namespace: {e}")),
     };
+    let count = |flooders: &[Flooder]| flooders.iter().map(Flooder::count).sum::<u64>();
+    let (before, start) = (count(&flooders), Instant::now());
+    std::thread::sleep(Duration::from_secs(2));
+    let rate = (count(&flooders) - before) as f64 / start.elapsed().as_secs_f64();
+    Some((flooders, rate))
+}
+
+/// The interval at which a flood of `rate` sockets a second makes more
+/// closes in one interval than planet queues (1,048,576 bare cookies, the
+/// records of sockets that never connected): twice as many, so that some
+/// must be dropped and counted, however fast this machine floods. At
+/// least 2 s, at most 20 s.
+fn interval_overflowing(rate: f64) -> u64 {
+    let seconds = (2.0 * (1u64 << 20) as f64 / rate.max(1.0)).ceil() as u64;
+    seconds.clamp(2, 20)
+}
+
+/// Watches planet through the flood for `span`, stops the flooders, then
+/// watches it until it writes once more (at most `then`).
+fn flood(planet: &mut Looping, flooders: Vec<Flooder>, span: Duration, then: Duration) -> Flood {
     let during = Watched::watch(planet, span, false);
     let sockets = flooders.into_iter().map(Flooder::stop).collect();
-    let after = Watched::watch(planet, Duration::from_secs(10), true);
-    Some(Flood {
+    let after = Watched::watch(planet, then, true);
+    Flood {
         sockets,
         during,
         after,
-    })
+    }
 }
 
 /// A tenant opening and closing sockets as fast as it can, from two
@@ -100,8 +120,9 @@ fn flood_from_two_namespaces(planet: &mut Looping, span: Duration) -> Option<Flo
 /// notifications, and planet follows every namespace (the default). The
 /// records it queues are capped in total, not per namespace: run under a
 /// 256 MiB memory cgroup (planet-loop.service's MemoryMax), `--loop` stays
-/// under 128 MiB peak RSS, keeps writing through 12 s of flood, counts the
-/// notifications it dropped in `planet_destroy_notifications_lost_total`,
+/// under 128 MiB peak RSS, keeps writing through three intervals of flood
+/// (an interval long enough that the flood overflows its queue), counts
+/// the notifications it dropped in `planet_destroy_notifications_lost_total`,
 /// and exits 0 on SIGTERM.
 #[test]
 fn loop_stays_under_128_mib_and_keeps_writing_through_a_flood_of_closes() {
@@ -111,14 +132,19 @@ fn loop_stays_under_128_mib_and_keeps_writing_through_a_flood_of_closes() {
         let Some(cage) = cage.map_or_else(|why| skip_or_fail(&why), Some) else {
             return;
         };
-        let env = TestEnv::new();
-        let mut command = env.collect();
-        command.args(["--loop", "--interval", "2s"]);
-        cage.confine(&mut command);
-        let mut planet = Looping::start(&mut command, env.output_file());
-        let Some(flood) = flood_from_two_namespaces(&mut planet, Duration::from_secs(12)) else {
+        let Some((flooders, rate)) = two_flooders() else {
             return;
         };
+        let interval = interval_overflowing(rate);
+        eprintln!("{rate:.0} sockets a second: --interval {interval}s");
+        let env = TestEnv::new();
+        let mut command = env.collect();
+        command.args(["--loop", "--interval", &format!("{interval}s")]);
+        cage.confine(&mut command);
+        let mut planet = Looping::start(&mut command, env.output_file());
+        let span = Duration::from_secs(3 * interval + 1);
+        let then = Duration::from_secs(interval + 10);
+        let flood = flood(&mut planet, flooders, span, then);
         let peak = peak_rss(planet.pid());
         // Every namespace's series: read the one line wanted, not the file.
         let lost = lines_of(planet.file(), |l| l.contains("lost"));
@@ -130,11 +156,11 @@ fn loop_stays_under_128_mib_and_keeps_writing_through_a_flood_of_closes() {
             flood.during.exited.is_none() && flood.after.exited.is_none(),
             "planet died: {seen}; stderr: {stderr}"
         );
-        // The first stamp seen was written before the flood: two more at
-        // least in 12 s (both cores are flooding), and one after.
+        // Three intervals of flood: a write at the start and two more at
+        // least (both cores are flooding), and one after.
         assert!(
             flood.during.writes >= 3 && flood.after.came,
-            "planet stopped writing (2 s interval): {seen}"
+            "planet stopped writing ({interval} s interval): {seen}"
         );
         let peak = peak.expect("planet ran until SIGTERM");
         assert!(
