@@ -112,15 +112,7 @@ impl Counters {
 /// binary search finds the most that fit, in O(n log n). (Stepping down by
 /// the overshoot took minutes when each step freed one place in 40,000.)
 fn kept(ranked: &[SeriesKey], fold: Fold, max: usize) -> Option<usize> {
-    let total = |keep: usize| {
-        let head: HashSet<&SeriesKey> = ranked[..keep].iter().collect();
-        let tail: HashSet<SeriesKey> = ranked[keep..]
-            .iter()
-            .map(|k| coarse(k, fold))
-            .filter(|k| !head.contains(k))
-            .collect();
-        keep + tail.len()
-    };
+    let total = |keep: usize| series_after(ranked, fold, keep);
     if total(0) > max {
         return None;
     }
@@ -134,6 +126,18 @@ fn kept(ranked: &[SeriesKey], fold: Fold, max: usize) -> Option<usize> {
         }
     }
     Some(low)
+}
+
+/// How many series there are once the first `keep` of `ranked` keep their
+/// own and the rest fold at `fold`.
+fn series_after(ranked: &[SeriesKey], fold: Fold, keep: usize) -> usize {
+    let head: HashSet<&SeriesKey> = ranked[..keep].iter().collect();
+    let tail: HashSet<SeriesKey> = ranked[keep..]
+        .iter()
+        .map(|k| coarse(k, fold))
+        .filter(|k| !head.contains(k))
+        .collect();
+    keep + tail.len()
 }
 
 #[cfg(test)]
@@ -229,15 +233,7 @@ mod tests {
                 .collect();
             let max = next(ranked.len() as u64 + 2) as usize;
             for fold in [Fold::Peer, Fold::Port, Fold::All] {
-                let fits = |keep: usize| {
-                    let head: HashSet<&SeriesKey> = ranked[..keep].iter().collect();
-                    let tail: HashSet<SeriesKey> = ranked[keep..]
-                        .iter()
-                        .map(|k| coarse(k, fold))
-                        .filter(|k| !head.contains(k))
-                        .collect();
-                    keep + tail.len() <= max
-                };
+                let fits = |keep: usize| series_after(&ranked, fold, keep) <= max;
                 let best = (0..=max.min(ranked.len())).rev().find(|&k| fits(k));
                 assert_eq!(kept(&ranked, fold, max), best, "{fold:?} {max} {ranked:?}");
             }
