@@ -295,11 +295,7 @@ fn assert_renders_non_blank(page: &Path, png: &Path) {
 #[test]
 fn graph_errors_are_one_line_and_exit_1() {
     // Nothing listens on this loopback port.
-    let closed = port_of(
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr(),
-    );
+    let closed = free_port();
     let url = format!("http://127.0.0.1:{closed}");
     let output = planet(["graph", "--prometheus", &url]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));

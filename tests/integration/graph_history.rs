@@ -9,9 +9,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use planet::schema;
 use serde_json::Value;
@@ -76,22 +75,13 @@ fn history(start: u64) -> String {
 /// A Prometheus on loopback over the blocks made from `history`, with
 /// nothing to scrape; killed when dropped.
 struct Store {
-    server: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
+    prometheus: Prometheus,
+    _blocks: tempfile::TempDir,
 }
 
 impl Store {
     fn with(history: &str) -> Option<Store> {
         let promtool = tool("promtool", "prometheus")?;
-        let prometheus = tool("prometheus", "prometheus")?;
         let dir = tempfile::tempdir().unwrap();
         let input = write_file(dir.path(), "history.om", history.as_bytes());
         let tsdb = dir.path().join("tsdb");
@@ -102,34 +92,19 @@ impl Store {
             .output()
             .unwrap();
         assert!(made.status.success(), "promtool: {}", stderr_of(&made));
-        let config = write_file(
-            dir.path(),
-            "prometheus.yml",
-            b"global:\n  scrape_interval: 1m\n",
+        let prometheus = Prometheus::over_blocks(&tsdb)?;
+        assert!(
+            prometheus.wait_ready(),
+            "Prometheus did not start on its blocks"
         );
-        let port = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
-        let server = Command::new(prometheus)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let store = Store {
-            server,
-            port,
-            _dir: dir,
-        };
-        let ready = wait_for(Duration::from_secs(60), || {
-            http_get(port, "/-/ready").is_some_and(|page| page.contains(" 200 "))
-        });
-        assert!(ready, "Prometheus did not start on its blocks");
-        Some(store)
+        Some(Store {
+            prometheus,
+            _blocks: dir,
+        })
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.prometheus.url()
     }
 }
 

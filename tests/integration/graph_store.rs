@@ -8,7 +8,7 @@ use std::borrow::BorrowMut;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -61,18 +61,6 @@ fn one_error(output: &Output) -> String {
     assert!(output.stdout.is_empty(), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     stderr
-}
-
-/// Children killed when the test ends, however it ends.
-struct Running(Vec<Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 /// What a server of the test's own was asked: each request's head (the
@@ -229,14 +217,12 @@ fn proxied(client: TcpStream, heard: &Heard) {
 
 /// A test's tools, or a skip (a failure under PLANET_REQUIRE_TOOLS=1).
 struct Tools {
-    prometheus: PathBuf,
     openssl: PathBuf,
     htpasswd: PathBuf,
 }
 
 fn tools() -> Option<Tools> {
     Some(Tools {
-        prometheus: tool("prometheus", "prometheus")?,
         openssl: tool("openssl", "openssl")?,
         htpasswd: tool("htpasswd", "apache2-utils")?,
     })
@@ -302,7 +288,8 @@ fn certificates(openssl: &Path, dir: &Path) {
 /// A Prometheus on a loopback port serving only over TLS (the certificate
 /// for 127.0.0.1 that `dir/ca.pem` signed) to user `planet` with
 /// [`PASSWORD`], scraping `page` from a server of the test's every second.
-fn secure_prometheus(tools: &Tools, dir: &Path, page: &'static str) -> (u16, Running) {
+/// None (a skip) when Prometheus is not installed.
+fn secure_prometheus(tools: &Tools, dir: &Path, page: &'static str) -> Option<Prometheus> {
     certificates(&tools.openssl, dir);
     let hashed = ok(Command::new(&tools.htpasswd).args(["-nbBC", "4", "planet", PASSWORD]));
     let hash = (hashed
@@ -315,25 +302,8 @@ fn secure_prometheus(tools: &Tools, dir: &Path, page: &'static str) -> (u16, Run
         dir = dir.display()
     );
     let web = write_file(dir, "web.yml", web.as_bytes());
-    let target = serve(page);
-    let config = format!(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: planet\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
-    );
-    let config = write_file(dir, "prometheus.yml", config.as_bytes());
-    let port = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
-    let server = Command::new(&tools.prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--web.config.file={}", web.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (port, Running(vec![server]))
+    let target = format!("127.0.0.1:{}", serve(page));
+    Prometheus::scraping_behind(&[target], &web)
 }
 
 /// The node ids and (edge id, connections) of a JSON graph.
@@ -370,7 +340,10 @@ fn a_prometheus_behind_tls_and_basic_auth() {
     };
     let page: &'static str = Box::leak(page.into_boxed_str());
     let dir = tempfile::tempdir().unwrap();
-    let (port, _prometheus) = secure_prometheus(&tools, dir.path(), page);
+    let Some(prometheus) = secure_prometheus(&tools, dir.path(), page) else {
+        return;
+    };
+    let port = prometheus.port();
     let ca = dir.path().join("ca.pem");
     let ca = ca.to_str().unwrap();
     let plain = format!("https://127.0.0.1:{port}");
@@ -733,7 +706,7 @@ fn proxies_are_chosen_as_curl_chooses_them() {
         one_error(&output),
         format!("planet: {url}: the proxy in http_proxy: a socks5:// proxy; planet speaks to http:// proxies only\n")
     );
-    let closed = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
+    let closed = free_port();
     let output =
         run(graph(&["--prometheus", &url]).env("ALL_PROXY", format!("127.0.0.1:{closed}")));
     let line = one_error(&output);

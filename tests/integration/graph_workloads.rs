@@ -5,10 +5,7 @@
 //! kube-state-metrics and cAdvisor write them.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use planet::schema;
 use serde_json::Value;
@@ -49,81 +46,40 @@ fn host_b() -> String {
     )
 }
 
-/// Processes killed when the test ends, however it ends.
-struct Running(Vec<Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr())
-}
-
-/// A node_exporter serving `page` from a textfile directory of its own in
-/// `dir`, on a loopback port: that port.
-fn exporter(exporter: &Path, dir: &Path, name: &str, page: &str, running: &mut Running) -> u16 {
+/// A node_exporter on a loopback port serving `page` from a textfile
+/// directory of its own in `dir`: its address.
+fn exporter(program: &Path, dir: &Path, name: &str, page: &str, running: &mut Running) -> String {
     let textfile = dir.join(name);
     std::fs::create_dir(&textfile).unwrap();
     write_file(&textfile, "planet.prom", page.as_bytes());
-    let port = free_port();
-    let child = Command::new(exporter)
-        .args(["--collector.disable-defaults", "--collector.textfile"])
-        .arg(format!(
-            "--collector.textfile.directory={}",
-            textfile.display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    running.0.push(child);
-    port
+    let listen = format!("127.0.0.1:{}", free_port());
+    running.start(&mut textfile_exporter(program, &textfile, &listen));
+    listen
 }
 
+/// A container is titled by its workload: kube-state-metrics'
+/// `<namespace>/<pod>/<container>` for the ID it lists, else cAdvisor's
+/// name (a container kube-state-metrics lists without an ID, and cAdvisor's
+/// root cgroup, title nothing); the node id keeps the container ID.
 #[test]
 fn containers_are_titled_by_their_workloads() {
-    let (Some(prometheus), Some(node_exporter)) = (
-        tool("prometheus", "prometheus"),
-        tool("prometheus-node-exporter", "prometheus-node-exporter"),
-    ) else {
+    let Some(node_exporter) = tool("prometheus-node-exporter", "prometheus-node-exporter") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut running = Running(Vec::new());
-    let a = exporter(&node_exporter, dir.path(), "a", &host_a(), &mut running);
-    let b = exporter(&node_exporter, dir.path(), "b", &host_b(), &mut running);
-    let config = format!(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{a}', '127.0.0.1:{b}']\n"
-    );
-    let config = write_file(dir.path(), "prometheus.yml", config.as_bytes());
-    let port = free_port();
-    let server = Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    running.0.push(server);
-    let scraped = wait_for(Duration::from_secs(60), || {
-        let page = http_get(port, "/api/v1/query?query=container_last_seen").unwrap_or_default();
-        let hosts = http_get(port, "/api/v1/query?query=planet_host_info").unwrap_or_default();
-        page.contains("billing") && hosts.matches("\"hostname\"").count() == 2
-    });
+    let mut exporters = Running::default();
+    let a = exporter(&node_exporter, dir.path(), "a", &host_a(), &mut exporters);
+    let b = exporter(&node_exporter, dir.path(), "b", &host_b(), &mut exporters);
+    let Some(prometheus) = Prometheus::scraping(&[a, b]) else {
+        return;
+    };
+    let scraped = prometheus.wait_until("container_last_seen", |page| page.contains("billing"))
+        && prometheus.wait_until(schema::HOST_INFO.name, |page| {
+            page.matches("\"hostname\"").count() == 2
+        });
     assert!(scraped, "Prometheus did not scrape both hosts");
 
-    let url = format!("http://127.0.0.1:{port}");
+    let url = prometheus.url();
     let output = planet(["graph", "--prometheus", &url]).output().unwrap();
     assert_success(&output);
     let graph: Value = serde_json::from_slice(&output.stdout).unwrap();

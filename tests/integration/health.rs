@@ -186,7 +186,7 @@ fn loop_counts_refused_and_timed_out_connects_as_failures_on_their_own_series() 
     in_own_netns(move || {
         let healthy = TcpListener::bind("127.0.0.1:0").unwrap();
         let healthy_port = port_of(healthy.local_addr());
-        let refused_port = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
+        let refused_port = free_port();
         let silent = TcpListener::bind("127.0.0.1:0").unwrap();
         let silent_port = port_of(silent.local_addr());
         // SYNs to `silent` are lost: the client gives up.

@@ -2,7 +2,6 @@
 //! that says which version is newest; the rules are docs/wrap.md's example.
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::Path;
 
 use planet::schema;
@@ -86,7 +85,7 @@ fn the_readme_example_reshapes_postgres_exporter() {
 fn a_source_that_is_down_is_wrap_up_zero_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("wrap.toml");
-    let closed = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
+    let closed = free_port();
     fs::write(&rules, readme_rules(serve(POSTGRES_PAGE), closed)).unwrap();
     let (_listener, port) = loopback_listener();
     let output = planet(["collect", "--stdout", "--no-resolve", "--wrap"])

@@ -143,6 +143,12 @@ pub fn loopback_listener() -> (TcpListener, u16) {
     (listener, port)
 }
 
+/// A loopback port nothing listens on: one the kernel chose, let go at
+/// once (for a server the test starts, or to be refused).
+pub fn free_port() -> u16 {
+    loopback_listener().1
+}
+
 /// Connects `n` clients to a listener without accepting them.
 pub fn queue_connections(listener: &TcpListener, n: usize) -> Vec<TcpStream> {
     let addr = listener.local_addr().unwrap();

@@ -3,8 +3,10 @@
 //! planet's own exposition parser. Helpers by concern live beside it:
 //! [`holders`] (sockets and the processes holding them), [`netns`]
 //! (a network namespace of a test's own), [`oracles`] (real tools to
-//! compare against), [`samples`] (sample lines picked out by the schema's
-//! names), [`servers`] (servers on loopback playing other programs).
+//! compare against), [`prometheus`] (a real Prometheus and the
+//! node_exporters it scrapes), [`samples`] (sample lines picked out by the
+//! schema's names), [`servers`] (servers on loopback playing other
+//! programs).
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -19,12 +21,14 @@ pub mod holders;
 pub mod namespaces;
 pub mod netns;
 pub mod oracles;
+pub mod prometheus;
 pub mod samples;
 pub mod servers;
 
 pub use holders::*;
 pub use netns::*;
 pub use oracles::*;
+pub use prometheus::*;
 pub use samples::*;
 pub use servers::*;
 
@@ -304,6 +308,31 @@ pub fn collect_timestamp(file: &Path) -> Option<String> {
     samples(&text, schema::COLLECT_TIMESTAMP.name)
         .first()
         .map(|line| line.to_string())
+}
+
+/// Processes killed when the test ends, however it ends.
+#[derive(Default)]
+pub struct Running(Vec<Child>);
+
+impl Running {
+    /// Starts `command`, its output discarded, until this is dropped.
+    pub fn start(&mut self, command: &mut Command) {
+        let child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {command:?}: {e}"));
+        self.0.push(child);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// Sends SIGTERM to a `--loop` planet and waits up to 10s for it to end

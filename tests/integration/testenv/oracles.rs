@@ -3,13 +3,14 @@
 //! `PLANET_REQUIRE_TOOLS=1` (CI).
 
 use std::collections::BTreeSet;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::holders::port_of;
-use super::wait_for;
+use super::holders::free_port;
+use super::prometheus::textfile_exporter;
+use super::{wait_for, Running};
 
 /// A program on PATH, or in the sbin directories a non-root PATH may lack.
 pub fn which(tool: &str) -> Option<PathBuf> {
@@ -109,22 +110,19 @@ pub fn assert_promtool_accepts(text: &str) {
 /// installed.
 pub fn node_exporter_page(dir: &Path) -> Option<String> {
     let node_exporter = tool("prometheus-node-exporter", "prometheus-node-exporter")?;
-    let web = port_of(TcpListener::bind("127.0.0.1:0").unwrap().local_addr());
-    let mut exporter = Command::new(node_exporter)
-        .args(["--collector.disable-defaults", "--collector.textfile"])
-        .arg(format!("--collector.textfile.directory={}", dir.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let web = free_port();
+    let mut exporter = Running::default();
+    exporter.start(&mut textfile_exporter(
+        &node_exporter,
+        dir,
+        &format!("127.0.0.1:{web}"),
+    ));
     let mut page = String::new();
     let up = wait_for(Duration::from_secs(20), || {
         page = http_get(web, "/metrics").unwrap_or_default();
         page.contains("node_textfile_scrape_error")
     });
-    let _ = exporter.kill();
-    let _ = exporter.wait();
+    drop(exporter);
     assert!(up, "node_exporter did not answer: {page}");
     Some(page)
 }
