@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use crate::testenv::*;
@@ -546,9 +545,7 @@ fn hostile_labels_run_nothing() {
     std::fs::write(&path, &html).unwrap();
     let profile = tempfile::tempdir().unwrap();
     let output = run_within(
-        Command::new(chromium)
-            .args(HEADLESS)
-            .arg(format!("--user-data-dir={}", profile.path().display()))
+        headless_chromium(&chromium, profile.path())
             .args(["--virtual-time-budget=3000", "--dump-dom"])
             .arg(format!("file://{}", path.display())),
         Duration::from_secs(120),
@@ -564,25 +561,10 @@ fn hostile_labels_run_nothing() {
     assert!(dom.contains("evil"), "the page was drawn");
 }
 
-const HEADLESS: [&str; 6] = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--hide-scrollbars",
-];
-
-/// Chromium draws `html` to a PNG that is more than a blank canvas
-/// (ImageMagick counts its colours). With PLANET_PICTURES=DIR set, the
-/// pictures stay there to be looked at.
+/// Chromium draws `html` to a PNG that is more than a blank canvas, in a
+/// window the size of the graph and then some. With PLANET_PICTURES=DIR
+/// set, the pictures stay there to be looked at.
 fn screenshot(html: &str, dir: &Path, name: &str) {
-    let (Some(chromium), Some(identify)) = (
-        tool("chromium", "chromium"),
-        tool("identify", "imagemagick"),
-    ) else {
-        return;
-    };
     let page = dir.join(format!("{name}.html"));
     let png = dir.join(format!("{name}.png"));
     std::fs::write(&page, html).unwrap();
@@ -591,34 +573,10 @@ fn screenshot(html: &str, dir: &Path, name: &str) {
         let at = svg.find(&format!(" {key}=\"")).unwrap() + key.len() + 3;
         svg[at..at + svg[at..].find('"').unwrap()].parse().unwrap()
     };
-    let profile = tempfile::tempdir().unwrap();
-    let output = run_within(
-        Command::new(chromium)
-            .args(HEADLESS)
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg(format!("--screenshot={}", png.display()))
-            .arg(format!(
-                "--window-size={},{}",
-                size("width") as u32 + 60,
-                size("height") as u32 + 400
-            ))
-            .arg(format!("file://{}", page.display())),
-        Duration::from_secs(120),
-    );
-    assert!(
-        output.status.success() && png.exists(),
-        "chromium made no screenshot"
-    );
-    let colours = Command::new(identify)
-        .args(["-format", "%k"])
-        .arg(&png)
-        .output()
-        .unwrap();
-    let colours: u64 = String::from_utf8_lossy(&colours.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0);
-    assert!(colours > 20, "a blank page: {colours} colours");
+    let window = (size("width") as u32 + 60, size("height") as u32 + 400);
+    if assert_renders_non_blank(&page, &png, window).is_none() {
+        return;
+    }
     if let Some(keep) = std::env::var_os("PLANET_PICTURES") {
         std::fs::copy(&png, Path::new(&keep).join(format!("{name}.png"))).unwrap();
     }

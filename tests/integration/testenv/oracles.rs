@@ -1,16 +1,16 @@
-//! Real tools to compare planet against (ss, promtool, node_exporter), and
-//! the rule for a missing one: skip with a reason, or fail under
-//! `PLANET_REQUIRE_TOOLS=1` (CI).
+//! Real tools to compare planet against (ss, promtool, node_exporter,
+//! Graphviz, Chromium and ImageMagick), and the rule for a missing one:
+//! skip with a reason, or fail under `PLANET_REQUIRE_TOOLS=1` (CI).
 
 use std::collections::BTreeSet;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use super::holders::free_port;
 use super::prometheus::textfile_exporter;
-use super::{wait_for, Running};
+use super::{run_within, wait_for, Running};
 
 /// A program on PATH, or in the sbin directories a non-root PATH may lack.
 pub fn which(tool: &str) -> Option<PathBuf> {
@@ -88,21 +88,97 @@ pub fn assert_promtool_accepts(text: &str) {
     let Some(promtool) = tool("promtool", "prometheus") else {
         return;
     };
-    let mut check = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut check.stdin.take().unwrap(), text.as_bytes()).unwrap();
-    let result = check.wait_with_output().unwrap();
+    let result = fed(
+        Command::new(promtool).args(["check", "metrics"]),
+        text.as_bytes(),
+    );
     assert!(
         result.status.success() && result.stdout.is_empty() && result.stderr.is_empty(),
         "promtool: {}{}\n{text}",
         String::from_utf8_lossy(&result.stdout),
         String::from_utf8_lossy(&result.stderr)
     );
+}
+
+/// Asserts that Graphviz (`dot -Tsvg`) draws `dot` into an SVG without a
+/// word of complaint; skips when Graphviz is missing.
+pub fn assert_graphviz_draws(dot: &[u8]) {
+    let Some(graphviz) = tool("dot", "graphviz") else {
+        return;
+    };
+    let svg = fed(Command::new(graphviz).arg("-Tsvg"), dot);
+    assert!(
+        svg.status.success() && svg.stderr.is_empty(),
+        "dot: {}",
+        String::from_utf8_lossy(&svg.stderr)
+    );
+    assert!(String::from_utf8_lossy(&svg.stdout).contains("<svg"));
+}
+
+/// Runs `command` with `input` on its stdin: all it wrote.
+fn fed(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {command:?}: {e}"));
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Headless Chromium (`program`, found with [`tool`]), its profile in
+/// `profile` (a directory the caller keeps while it runs), with no
+/// sandbox, GPU, first-run page or fetching in the background.
+pub fn headless_chromium(program: &Path, profile: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()));
+    command
+}
+
+/// Headless Chromium draws the page file `page` to `png` in a window of
+/// (width, height) pixels, and the picture is more than a blank canvas
+/// (ImageMagick counts its colours). None (a skip) when either tool is
+/// missing.
+pub fn assert_renders_non_blank(
+    page: &Path,
+    png: &Path,
+    (width, height): (u32, u32),
+) -> Option<()> {
+    let chromium = tool("chromium", "chromium")?;
+    let identify = tool("identify", "imagemagick")?;
+    let profile = tempfile::tempdir().unwrap();
+    let output = run_within(
+        headless_chromium(&chromium, profile.path())
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(format!("--window-size={width},{height}"))
+            .arg(format!("file://{}", page.display())),
+        Duration::from_secs(120),
+    );
+    assert!(
+        output.status.success() && png.exists(),
+        "chromium made no screenshot"
+    );
+    let colours = Command::new(identify)
+        .args(["-format", "%k"])
+        .arg(png)
+        .output()
+        .unwrap();
+    let colours: u64 = String::from_utf8_lossy(&colours.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(colours > 20, "a blank page: {colours} colours");
+    Some(())
 }
 
 /// A real node_exporter reading `dir` as its textfile directory, scraped
