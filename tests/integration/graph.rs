@@ -53,6 +53,18 @@ pub fn graph(args: &[&str]) -> Vec<u8> {
     output.stdout
 }
 
+/// The node ids and (edge id, connections) of a JSON graph: what a graph
+/// from a store and one from the files it was fed must share.
+pub fn shape(json: &[u8]) -> (Vec<String>, Vec<(String, f64)>) {
+    let json: serde_json::Value = serde_json::from_slice(json).unwrap();
+    let id = |item: &serde_json::Value| item["id"].as_str().unwrap().to_string();
+    let nodes = json["nodes"].as_array().unwrap().iter().map(id).collect();
+    let edges = (json["edges"].as_array().unwrap().iter())
+        .map(|e| (id(e), e["detail__connections"].as_f64().unwrap()))
+        .collect();
+    (nodes, edges)
+}
+
 /// The fleet, its processes holding their sockets: `db` (postgres serving
 /// 5432), `app` (web serving 8080 and calling db), `client` (curl calling
 /// app), and a fourth namespace (bot calling app) that runs no planet.

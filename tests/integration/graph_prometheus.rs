@@ -6,28 +6,9 @@ use std::path::{Path, PathBuf};
 
 use planet::schema;
 
-use crate::graph::{fleet, graph, host_file};
+use crate::graph::{fleet, graph, host_file, shape};
 use crate::testenv::containers::Bridge;
 use crate::testenv::*;
-
-/// The node ids and (edge id, connections) of a JSON graph.
-fn shape(json: &serde_json::Value) -> (Vec<String>, Vec<(String, f64)>) {
-    let nodes = json["nodes"].as_array().unwrap();
-    let edges = json["edges"].as_array().unwrap();
-    (
-        nodes
-            .iter()
-            .map(|n| n["id"].as_str().unwrap().to_string())
-            .collect(),
-        edges
-            .iter()
-            .map(|e| {
-                let id = e["id"].as_str().unwrap().to_string();
-                (id, e["detail__connections"].as_f64().unwrap())
-            })
-            .collect(),
-    )
-}
 
 /// The same fleet through a real Prometheus: a node_exporter per planet
 /// host (in its namespace, on its address) serves the host's file, and a
@@ -60,9 +41,8 @@ fn prometheus_gives_the_same_graph_as_the_files() {
         let mut args = vec!["--files"];
         args.extend(files.iter().map(|p| p.to_str().unwrap()));
         let from_files = graph(&args);
-        let json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).unwrap();
-        let (nodes, edges) = shape(&json(&from_prometheus));
-        assert_eq!((nodes.clone(), edges.clone()), shape(&json(&from_files)));
+        let (nodes, edges) = shape(&from_prometheus);
+        assert_eq!((nodes.clone(), edges.clone()), shape(&from_files));
         assert_eq!(nodes.len(), 4, "{nodes:?}");
         assert_eq!(
             edges.iter().map(|(_, n)| *n).collect::<Vec<_>>(),

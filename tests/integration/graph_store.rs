@@ -15,6 +15,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
+use crate::graph::shape;
 use crate::testenv::*;
 
 /// Every variable that may choose a proxy, in either case.
@@ -304,17 +305,6 @@ fn secure_prometheus(tools: &Tools, dir: &Path, page: &'static str) -> Option<Pr
     let web = write_file(dir, "web.yml", web.as_bytes());
     let target = format!("127.0.0.1:{}", serve(page));
     Prometheus::scraping_behind(&[target], &web)
-}
-
-/// The node ids and (edge id, connections) of a JSON graph.
-fn shape(json: &[u8]) -> (Vec<String>, Vec<(String, f64)>) {
-    let json: serde_json::Value = serde_json::from_slice(json).unwrap();
-    let id = |item: &serde_json::Value| item["id"].as_str().unwrap().to_string();
-    let nodes = json["nodes"].as_array().unwrap().iter().map(id).collect();
-    let edges = (json["edges"].as_array().unwrap().iter())
-        .map(|e| (id(e), e["detail__connections"].as_f64().unwrap()))
-        .collect();
-    (nodes, edges)
 }
 
 /// A Prometheus that answers only over TLS and only to its user: the graph
