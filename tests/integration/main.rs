@@ -14,6 +14,8 @@ mod graph_history;
 mod graph_join;
 mod graph_picture;
 mod graph_prometheus;
+mod graph_proxy;
+mod graph_requests;
 mod graph_store;
 mod graph_workloads;
 mod hardening;
