@@ -4,20 +4,22 @@
 //! the fleet) calls five of, a process calling a port it serves itself, a
 //! host with many services, and edges whose labels are long (failures,
 //! retransmits). Every path is sampled against every box, every label
-//! against every box and every other label; then Chromium draws the page.
+//! against every box and every other label (`testenv/svg.rs`); then
+//! Chromium draws the page. The same fleet, then and now, shows what
+//! changed in `graph_picture_diff.rs`; `graph_picture_hostile.rs` draws
+//! hostile labels.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use crate::testenv::svg::assert_does_not_lie;
 use crate::testenv::*;
 
 /// A dependency series: (process, peer addr, port, open, bytes out, bytes
 /// in, failed connects, retransmits).
-type Series<'a> = (&'a str, &'a str, &'a str, u32, u32, u32, u32, u32);
+pub type Series<'a> = (&'a str, &'a str, &'a str, u32, u32, u32, u32, u32);
 
 /// One host's `.prom` file, as planet writes the families the graph reads.
-fn host(
+pub fn host(
     name: &str,
     addr: &str,
     serving: &[(&str, &str)],
@@ -54,12 +56,12 @@ fn host(
     out
 }
 
-const STRANGER: &str = "198.51.100.7";
-const LOCAL: &str = "127.0.0.1";
+pub const STRANGER: &str = "198.51.100.7";
+pub const LOCAL: &str = "127.0.0.1";
 
 /// web1 serves six ports; a stranger calls five of them; app calls a
 /// port it serves itself.
-fn web1() -> String {
+pub fn web1() -> String {
     let servers = [
         ("nginx", "80"),
         ("postgres", "5432"),
@@ -81,7 +83,7 @@ fn web1() -> String {
 }
 
 /// api runs seven services that call each other, web1, and the world.
-fn api(then: bool) -> String {
+pub fn api(then: bool) -> String {
     let mut up = vec![
         ("gateway", LOCAL, "9000", 3, 1, 2, 0, 0),
         ("gateway", LOCAL, "9001", 2, 1, 2, 0, 0),
@@ -119,7 +121,9 @@ fn api(then: bool) -> String {
     host("api", "192.0.2.20", &servers, &up, &[])
 }
 
-fn client(then: bool) -> String {
+/// client calls web1 and, now (`then` false), api's gateway too, failing
+/// once.
+pub fn client(then: bool) -> String {
     let mut up = vec![("curl", "192.0.2.10", "80", 1, 500, 20_000, 0, 0)];
     if !then {
         up.push(("curl", "192.0.2.20", "443", 1, 500, 20_000, 1, 2));
@@ -127,7 +131,8 @@ fn client(then: bool) -> String {
     host("client", "192.0.2.30", &[], &up, &[])
 }
 
-fn write(dir: &Path, files: &[(&str, String)]) -> Vec<PathBuf> {
+/// Writes each `(path, text)` under `dir`: the paths.
+pub fn write(dir: &Path, files: &[(&str, String)]) -> Vec<PathBuf> {
     (files.iter())
         .map(|(name, text)| {
             let path = dir.join(name);
@@ -139,7 +144,7 @@ fn write(dir: &Path, files: &[(&str, String)]) -> Vec<PathBuf> {
 }
 
 /// `planet graph --format html --files FILES ARGS`: the page.
-fn page(files: &[PathBuf], args: &[&str]) -> String {
+pub fn page(files: &[PathBuf], args: &[&str]) -> String {
     let output = planet(["graph", "--format", "html", "--files"])
         .args(files)
         .args(args)
@@ -149,236 +154,11 @@ fn page(files: &[PathBuf], args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Rect {
-    x: f64,
-    y: f64,
-    w: f64,
-    h: f64,
-}
-
-#[derive(Debug)]
-struct Wire {
-    class: String,
-    source: String,
-    target: String,
-    stroke: String,
-    points: Vec<(f64, f64)>,
-    label: Rect,
-    lines: Vec<String>,
-}
-
-/// The graph's SVG read back: boxes by node id, and wires.
-struct Picture {
-    boxes: BTreeMap<String, Rect>,
-    wires: Vec<Wire>,
-}
-
-/// Tags in order: name, attributes, and the text up to the next tag.
-fn tags(svg: &str) -> Vec<(String, BTreeMap<String, String>, String)> {
-    let unescape = |s: &str| {
-        (s.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\""))
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-    };
-    let mut out = Vec::new();
-    for chunk in svg.split('<').skip(1) {
-        let (tag, text) = chunk.split_once('>').expect("a closed tag");
-        let tag = tag.trim_end_matches('/');
-        let (name, mut rest) = tag.split_once(' ').unwrap_or((tag, ""));
-        let mut attrs = BTreeMap::new();
-        while let Some((key, value)) = rest.split_once("=\"") {
-            let (value, after) = value.split_once('"').expect("a closed attribute");
-            attrs.insert(key.trim().to_string(), unescape(value));
-            rest = after;
-        }
-        out.push((name.to_string(), attrs, unescape(text)));
-    }
-    out
-}
-
-fn read(page: &str) -> Picture {
-    let start = page.find("<svg id=\"graph\"").expect("the graph's SVG");
-    let end = start + page[start..].find("</svg>").unwrap();
-    let (mut boxes, mut wires) = (BTreeMap::new(), Vec::<Wire>::new());
-    let (mut node, mut class) = (String::new(), String::new());
-    let number = |a: &BTreeMap<String, String>, k: &str| a[k].parse::<f64>().unwrap();
-    let rect = |a: &BTreeMap<String, String>| Rect {
-        x: number(a, "x"),
-        y: number(a, "y"),
-        w: number(a, "width"),
-        h: number(a, "height"),
-    };
-    for (name, a, text) in tags(&page[start..end]) {
-        let has = |k: &str, v: &str| a.get(k).is_some_and(|c| c.split(' ').any(|w| w == v));
-        match name.as_str() {
-            "g" if has("class", "node") => node = a["data-id"].clone(),
-            "g" if has("class", "edge") => class = a["class"].clone(),
-            "rect" if has("class", "box") => {
-                assert!(boxes.insert(node.clone(), rect(&a)).is_none())
-            }
-            "path" if has("class", "wire") => {
-                let d: Vec<&str> = a["d"].split(' ').collect();
-                assert!(
-                    d[0] == "M" && d.len().is_multiple_of(3),
-                    "a polyline: {d:?}"
-                );
-                let points = (d.chunks(3))
-                    .map(|p| (p[1].parse().unwrap(), p[2].parse().unwrap()))
-                    .collect();
-                wires.push(Wire {
-                    class: class.clone(),
-                    source: a["data-source"].clone(),
-                    target: a["data-target"].clone(),
-                    stroke: a["stroke"].clone(),
-                    points,
-                    label: Rect {
-                        x: 0.0,
-                        y: 0.0,
-                        w: 0.0,
-                        h: 0.0,
-                    },
-                    lines: Vec::new(),
-                });
-            }
-            "rect" if has("class", "label") => wires.last_mut().unwrap().label = rect(&a),
-            "text" if has("class", "label") => {
-                let wire = wires.last_mut().unwrap();
-                assert_eq!(
-                    (a["font-size"].as_str(), a.get("font-family")),
-                    ("10", None)
-                );
-                let (x, y) = (number(&a, "x"), number(&a, "y"));
-                let l = wire.label;
-                assert!(
-                    x > l.x && y - 10.0 > l.y && y + 3.0 < l.y + l.h,
-                    "{text} outside {l:?}"
-                );
-                wire.lines.push(text);
-            }
-            _ => {}
-        }
-    }
-    Picture { boxes, wires }
-}
-
-const TOL: f64 = 0.3;
-
-fn inside(p: (f64, f64), b: &Rect) -> bool {
-    p.0 > b.x + TOL && p.0 < b.x + b.w - TOL && p.1 > b.y + TOL && p.1 < b.y + b.h - TOL
-}
-
-fn on_edge_of(p: (f64, f64), b: &Rect) -> bool {
-    let near = |v: f64, lo: f64, hi: f64| v > lo - TOL && v < hi + TOL;
-    near(p.0, b.x, b.x + b.w) && near(p.1, b.y, b.y + b.h) && !inside(p, b)
-}
-
-fn overlap(a: &Rect, b: &Rect) -> bool {
-    a.x < b.x + b.w - TOL && b.x < a.x + a.w - TOL && a.y < b.y + b.h - TOL && b.y < a.y + a.h - TOL
-}
-
-/// Every point of every path, a pixel apart at most.
-fn samples(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut out = vec![points[0]];
-    for pair in points.windows(2) {
-        let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
-        let steps = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1) * 2;
-        out.extend((1..=steps).map(|i| {
-            let t = i as f64 / steps as f64;
-            (x0 + t * (x1 - x0), y0 + t * (y1 - y0))
-        }));
-    }
-    out
-}
-
-/// The contract, on the page's geometry.
-fn assert_does_not_lie(page: &str) -> Picture {
-    let picture = read(page);
-    assert!(!picture.wires.is_empty() && !picture.boxes.is_empty());
-    let boxes: Vec<(&String, &Rect)> = picture.boxes.iter().collect();
-    for (i, (a, ra)) in boxes.iter().enumerate() {
-        for (b, rb) in &boxes[i + 1..] {
-            assert!(!overlap(ra, rb), "boxes {a} and {b} overlap");
-        }
-    }
-    for wire in &picture.wires {
-        let (from, to) = (&picture.boxes[&wire.source], &picture.boxes[&wire.target]);
-        let (first, last) = (wire.points[0], *wire.points.last().unwrap());
-        assert!(
-            on_edge_of(first, from),
-            "{wire:?} does not start at its source"
-        );
-        assert!(on_edge_of(last, to), "{wire:?} does not end at its target");
-        for p in samples(&wire.points) {
-            for (id, b) in &boxes {
-                assert!(
-                    !inside(p, b),
-                    "{} -> {} passes through {id} at {p:?}",
-                    wire.source,
-                    wire.target
-                );
-            }
-        }
-        let l = &wire.label;
-        let widest = wire.lines.iter().map(|t| t.chars().count()).max().unwrap();
-        assert!(
-            !wire.lines.is_empty()
-                && l.w >= 6.2 * widest as f64
-                && l.h >= 12.0 * wire.lines.len() as f64,
-            "{wire:?}: the label's rectangle holds its text"
-        );
-        for (id, b) in &boxes {
-            assert!(
-                !overlap(l, b),
-                "the label of {} -> {} is on {id}",
-                wire.source,
-                wire.target
-            );
-        }
-    }
-    for (i, a) in picture.wires.iter().enumerate() {
-        for b in &picture.wires[i + 1..] {
-            assert!(
-                !overlap(&a.label, &b.label),
-                "labels {:?} and {:?} overlap",
-                a.lines,
-                b.lines
-            );
-        }
-    }
-    for wire in picture.wires.iter().filter(|w| w.source == w.target) {
-        let b = &picture.boxes[&wire.source];
-        let xs = wire.points.iter().map(|p| p.0);
-        let ys = wire.points.iter().map(|p| p.1);
-        let (left, right) = (
-            xs.clone().fold(f64::MAX, f64::min),
-            xs.fold(f64::MIN, f64::max),
-        );
-        let (top, bottom) = (
-            ys.clone().fold(f64::MAX, f64::min),
-            ys.fold(f64::MIN, f64::max),
-        );
-        assert!(
-            right - left > b.w + 10.0 && bottom - top > 10.0,
-            "a loop that shows: {wire:?}"
-        );
-        assert!(
-            left < b.x - 5.0
-                && right > b.x + b.w + 5.0
-                && (top < b.y - 5.0 || bottom > b.y + b.h + 5.0)
-        );
-    }
-    picture
-}
-
-fn wire<'a>(picture: &'a Picture, source: &str, target: &str) -> &'a Wire {
-    (picture.wires.iter())
-        .find(|w| w.source == source && w.target == target)
-        .unwrap_or_else(|| panic!("no edge {source} -> {target}"))
-}
-
+/// The fleet's page: the same bytes twice, its counts said above it,
+/// fetching nothing, and a picture that does not lie, in which the
+/// stranger calls five servers, a process calling itself is a loop,
+/// failures are red and retransmits orange. One host and one edge are said
+/// in the singular; `--group host` is said above the picture.
 #[test]
 fn the_picture_does_not_lie() {
     let dir = tempfile::tempdir().unwrap();
@@ -406,15 +186,15 @@ fn the_picture_does_not_lie() {
         .count();
     assert_eq!(called, 5, "the stranger calls five servers");
     assert_eq!(
-        wire(&picture, "svc:web1//app", "svc:web1//app").lines[0],
+        picture.wire("svc:web1//app", "svc:web1//app").lines[0],
         ":8080 · 1 conn"
     );
-    let failing = wire(&picture, "svc:api//billing", "svc:web1//postgres");
+    let failing = picture.wire("svc:api//billing", "svc:web1//postgres");
     assert_eq!(
         (failing.stroke.as_str(), failing.lines[2].as_str()),
         ("#d62728", "1234 failed connects")
     );
-    let slow = wire(&picture, "svc:api//worker", "svc:web1//redis");
+    let slow = picture.wire("svc:api//worker", "svc:web1//redis");
     assert_eq!(
         (slow.stroke.as_str(), slow.lines[2].as_str()),
         ("#ff7f0e", "57 retransmits")
@@ -452,119 +232,10 @@ fn the_picture_does_not_lie() {
     screenshot(&html, dir.path(), "grouped");
 }
 
-/// `--files NOW... --before THEN...`: new is green, gone is grey and
-/// dashed, nodes and edges, and a legend says so.
-#[test]
-fn what_changed_is_styled_with_a_legend() {
-    let dir = tempfile::tempdir().unwrap();
-    let now = write(
-        dir.path(),
-        &[
-            ("now/web1.prom", web1()),
-            ("now/api.prom", api(false)),
-            ("now/client.prom", client(false)),
-        ],
-    );
-    let then = write(
-        dir.path(),
-        &[
-            ("then/web1.prom", web1()),
-            ("then/api.prom", api(true)),
-            ("then/client.prom", client(true)),
-        ],
-    );
-    let mut args: Vec<&str> = vec!["--before"];
-    args.extend(then.iter().map(|p| p.to_str().unwrap()));
-    let html = page(&now, &args);
-    let picture = assert_does_not_lie(&html);
-    assert!(html.contains("<svg class=\"legend\""), "a legend");
-    for rule in [
-        ".node.new rect { fill: #e6f4ea; stroke: #2ca02c;",
-        ".node.gone rect { fill: #f5f5f5; stroke: #999; stroke-dasharray: 6 4; }",
-        ".edge.gone .wire { stroke-dasharray: 6 4; }",
-    ] {
-        assert!(html.contains(rule), "{rule}");
-    }
-    let new = wire(&picture, "svc:api//gateway", "svc:api//search");
-    assert_eq!(
-        (new.class.as_str(), new.stroke.as_str()),
-        ("edge new", "#2ca02c")
-    );
-    let gone = wire(&picture, "svc:api//scheduler", "ext:198.51.100.200");
-    assert_eq!(
-        (gone.class.as_str(), gone.stroke.as_str()),
-        ("edge gone", "#999")
-    );
-    // New and failing: red says more than green.
-    let failing = wire(&picture, "svc:client//curl", "svc:api//gateway");
-    assert_eq!(
-        (failing.class.as_str(), failing.stroke.as_str()),
-        ("edge new", "#d62728")
-    );
-    let same = wire(&picture, "svc:client//curl", "svc:web1//nginx");
-    assert_eq!(
-        (same.class.as_str(), same.stroke.as_str()),
-        ("edge", "#555")
-    );
-    assert!(html.contains("<g class=\"node external gone\" data-id=\"ext:198.51.100.200\">"));
-    assert!(html.contains("<g class=\"node external new\" data-id=\"ext:203.0.113.25\">"));
-    screenshot(&html, dir.path(), "diff");
-}
-
-/// Label values are data: the page runs nothing a label holds.
-#[test]
-fn hostile_labels_run_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = "<script>document.title='pwned'</script>";
-    let img = "\"><img src=x onerror=\"document.title='pwned'\">";
-    let files = write(
-        dir.path(),
-        &[(
-            "evil.prom",
-            host(
-                "<b>evil</b>",
-                "192.0.2.66",
-                &[(script, "80")],
-                &[
-                    (img, LOCAL, "80", 1, 1, 1, 0, 0),
-                    (img, LOCAL, "'><svg onload=alert(1)>", 1, 1, 1, 1, 1),
-                ],
-                &[],
-            ),
-        )],
-    );
-    let html = page(&files, &[]);
-    for forbidden in ["<script", "<img", "<b>", "<svg onload"] {
-        assert!(!html.contains(forbidden), "{forbidden} in the page");
-    }
-    assert_does_not_lie(&html);
-    let Some(chromium) = tool("chromium", "chromium") else {
-        return;
-    };
-    let path = dir.path().join("evil.html");
-    std::fs::write(&path, &html).unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let output = run_within(
-        headless_chromium(&chromium, profile.path())
-            .args(["--virtual-time-budget=3000", "--dump-dom"])
-            .arg(format!("file://{}", path.display())),
-        Duration::from_secs(120),
-    );
-    let dom = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        dom.contains("<title>planet: the fleet's dependencies</title>"),
-        "{dom}"
-    );
-    for injected in ["pwned</title>", "<script", "<img", "<b>", "onload=\""] {
-        assert!(!dom.contains(injected), "{injected} in the DOM");
-    }
-    assert!(dom.contains("evil"), "the page was drawn");
-}
-
 /// Chromium draws `html` to a PNG that is more than a blank canvas, in a
 /// window the size of the graph and then some. With PLANET_PICTURES=DIR
 /// set, the pictures stay there to be looked at.
-fn screenshot(html: &str, dir: &Path, name: &str) {
+pub fn screenshot(html: &str, dir: &Path, name: &str) {
     let page = dir.join(format!("{name}.html"));
     let png = dir.join(format!("{name}.png"));
     std::fs::write(&page, html).unwrap();

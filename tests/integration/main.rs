@@ -13,6 +13,8 @@ mod graph;
 mod graph_history;
 mod graph_join;
 mod graph_picture;
+mod graph_picture_diff;
+mod graph_picture_hostile;
 mod graph_prometheus;
 mod graph_proxy;
 mod graph_requests;

@@ -6,7 +6,7 @@
 //! compare against), [`prometheus`] (a real Prometheus and the
 //! node_exporters it scrapes), [`samples`] (sample lines picked out by the
 //! schema's names), [`servers`] (servers on loopback playing other
-//! programs).
+//! programs), [`svg`] (the HTML graph's geometry, read back).
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ pub mod oracles;
 pub mod prometheus;
 pub mod samples;
 pub mod servers;
+pub mod svg;
 
 pub use holders::*;
 pub use netns::*;

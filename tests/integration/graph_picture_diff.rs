@@ -1,0 +1,65 @@
+//! `planet graph --format html` with `--before`: what changed, styled on
+//! the picture and said in a legend; the picture still does not lie. The
+//! fleet is `graph_picture.rs`'s, now and as it was.
+
+use crate::graph_picture::{api, client, page, screenshot, web1, write};
+use crate::testenv::svg::assert_does_not_lie;
+
+/// `--files NOW... --before THEN...`: new is green, gone is grey and
+/// dashed, nodes and edges, and a legend says so.
+#[test]
+fn what_changed_is_styled_with_a_legend() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = write(
+        dir.path(),
+        &[
+            ("now/web1.prom", web1()),
+            ("now/api.prom", api(false)),
+            ("now/client.prom", client(false)),
+        ],
+    );
+    let then = write(
+        dir.path(),
+        &[
+            ("then/web1.prom", web1()),
+            ("then/api.prom", api(true)),
+            ("then/client.prom", client(true)),
+        ],
+    );
+    let mut args: Vec<&str> = vec!["--before"];
+    args.extend(then.iter().map(|p| p.to_str().unwrap()));
+    let html = page(&now, &args);
+    let picture = assert_does_not_lie(&html);
+    assert!(html.contains("<svg class=\"legend\""), "a legend");
+    for rule in [
+        ".node.new rect { fill: #e6f4ea; stroke: #2ca02c;",
+        ".node.gone rect { fill: #f5f5f5; stroke: #999; stroke-dasharray: 6 4; }",
+        ".edge.gone .wire { stroke-dasharray: 6 4; }",
+    ] {
+        assert!(html.contains(rule), "{rule}");
+    }
+    let new = picture.wire("svc:api//gateway", "svc:api//search");
+    assert_eq!(
+        (new.class.as_str(), new.stroke.as_str()),
+        ("edge new", "#2ca02c")
+    );
+    let gone = picture.wire("svc:api//scheduler", "ext:198.51.100.200");
+    assert_eq!(
+        (gone.class.as_str(), gone.stroke.as_str()),
+        ("edge gone", "#999")
+    );
+    // New and failing: red says more than green.
+    let failing = picture.wire("svc:client//curl", "svc:api//gateway");
+    assert_eq!(
+        (failing.class.as_str(), failing.stroke.as_str()),
+        ("edge new", "#d62728")
+    );
+    let same = picture.wire("svc:client//curl", "svc:web1//nginx");
+    assert_eq!(
+        (same.class.as_str(), same.stroke.as_str()),
+        ("edge", "#555")
+    );
+    assert!(html.contains("<g class=\"node external gone\" data-id=\"ext:198.51.100.200\">"));
+    assert!(html.contains("<g class=\"node external new\" data-id=\"ext:203.0.113.25\">"));
+    screenshot(&html, dir.path(), "diff");
+}
