@@ -10,6 +10,7 @@ mod containers;
 mod dependencies;
 mod faults;
 mod graph;
+mod graph_flags;
 mod graph_history;
 mod graph_join;
 mod graph_picture;
