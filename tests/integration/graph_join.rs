@@ -97,14 +97,7 @@ pub fn write_fleet(dir: &Path, hosts: &[(&str, HostFile)]) -> Vec<PathBuf> {
 /// `planet graph ARGS --files FILES`: its output, which must be silent
 /// success.
 pub fn draw(files: &[PathBuf], args: &[&str]) -> String {
-    let output = planet(["graph"])
-        .args(args)
-        .arg("--files")
-        .args(files)
-        .output()
-        .unwrap();
-    assert_success(&output);
-    String::from_utf8(output.stdout).unwrap()
+    stdout_ok(planet(["graph"]).args(args).arg("--files").args(files))
 }
 
 /// `planet graph ARGS --files FILES` as JSON.

@@ -131,6 +131,17 @@ pub fn client(then: bool) -> String {
     host("client", "192.0.2.30", &[], &up, &[])
 }
 
+/// The fleet's files, `web1.prom`, `api.prom` and `client.prom` in `dir`,
+/// as it is now or (`then`) as it was: the paths.
+pub fn fleet(dir: &Path, then: bool) -> Vec<PathBuf> {
+    let files = [
+        ("web1.prom", web1()),
+        ("api.prom", api(then)),
+        ("client.prom", client(then)),
+    ];
+    write(dir, &files)
+}
+
 /// Writes each `(path, text)` under `dir`: the paths.
 pub fn write(dir: &Path, files: &[(&str, String)]) -> Vec<PathBuf> {
     (files.iter())
@@ -145,13 +156,11 @@ pub fn write(dir: &Path, files: &[(&str, String)]) -> Vec<PathBuf> {
 
 /// `planet graph --format html --files FILES ARGS`: the page.
 pub fn page(files: &[PathBuf], args: &[&str]) -> String {
-    let output = planet(["graph", "--format", "html", "--files"])
-        .args(files)
-        .args(args)
-        .output()
-        .unwrap();
-    assert_success(&output);
-    String::from_utf8(output.stdout).unwrap()
+    stdout_ok(
+        planet(["graph", "--format", "html", "--files"])
+            .args(files)
+            .args(args),
+    )
 }
 
 /// The fleet's page: the same bytes twice, its counts said above it,
@@ -162,14 +171,7 @@ pub fn page(files: &[PathBuf], args: &[&str]) -> String {
 #[test]
 fn the_picture_does_not_lie() {
     let dir = tempfile::tempdir().unwrap();
-    let now = write(
-        dir.path(),
-        &[
-            ("web1.prom", web1()),
-            ("api.prom", api(false)),
-            ("client.prom", client(false)),
-        ],
-    );
+    let now = fleet(dir.path(), false);
     let html = page(&now, &[]);
     assert_eq!(html, page(&now, &[]), "the same bytes");
     assert!(html.contains(

@@ -2,7 +2,7 @@
 //! the picture and said in a legend; the picture still does not lie. The
 //! fleet is `graph_picture.rs`'s, now and as it was.
 
-use crate::graph_picture::{api, client, page, screenshot, web1, write};
+use crate::graph_picture::{fleet, page, screenshot};
 use crate::testenv::svg::assert_does_not_lie;
 
 /// `--files NOW... --before THEN...`: new is green, gone is grey and
@@ -10,22 +10,8 @@ use crate::testenv::svg::assert_does_not_lie;
 #[test]
 fn what_changed_is_styled_with_a_legend() {
     let dir = tempfile::tempdir().unwrap();
-    let now = write(
-        dir.path(),
-        &[
-            ("now/web1.prom", web1()),
-            ("now/api.prom", api(false)),
-            ("now/client.prom", client(false)),
-        ],
-    );
-    let then = write(
-        dir.path(),
-        &[
-            ("then/web1.prom", web1()),
-            ("then/api.prom", api(true)),
-            ("then/client.prom", client(true)),
-        ],
-    );
+    let now = fleet(&dir.path().join("now"), false);
+    let then = fleet(&dir.path().join("then"), true);
     let mut args: Vec<&str> = vec!["--before"];
     args.extend(then.iter().map(|p| p.to_str().unwrap()));
     let html = page(&now, &args);

@@ -10,6 +10,7 @@ use std::path::Path;
 use planet::schema;
 use serde_json::Value;
 
+use crate::graph::graph;
 use crate::testenv::*;
 
 const CART: &str = "c2e76045b1a94e0f8d7c6b5a493827160f4e3d2c1b0a99887766554433221100";
@@ -79,10 +80,8 @@ fn containers_are_titled_by_their_workloads() {
         });
     assert!(scraped, "Prometheus did not scrape both hosts");
 
-    let url = prometheus.url();
-    let output = planet(["graph", "--prometheus", &url]).output().unwrap();
-    assert_success(&output);
-    let graph: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let drawn = graph(&["--prometheus", &prometheus.url()]);
+    let graph: Value = serde_json::from_slice(&drawn).unwrap();
     let titles: BTreeMap<&str, (&str, &str)> = graph["nodes"]
         .as_array()
         .unwrap()

@@ -165,12 +165,7 @@ fn downstream_peers(text: &str) -> Vec<String> {
 /// A run that reads only the test's own namespace: other tests' peers,
 /// in theirs, would be looked up too and change what the server is asked.
 fn collect_with(args: &[&str]) -> String {
-    let output = planet(["collect", "--stdout", "--netns", "own"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert_success(&output);
-    String::from_utf8(output.stdout).unwrap()
+    stdout_ok(planet(["collect", "--stdout", "--netns", "own"]).args(args))
 }
 
 #[test]

@@ -290,6 +290,14 @@ pub fn assert_success(output: &Output) {
     );
 }
 
+/// Runs `command` (planet, say) to its end, asserts it succeeded silently,
+/// and returns what it wrote on stdout, as text.
+pub fn stdout_ok(command: &mut Command) -> String {
+    let output = command.output().expect("run planet");
+    assert_success(&output);
+    String::from_utf8(output.stdout).expect("output is UTF-8")
+}
+
 /// Waits until `check` holds, for at most `limit`.
 pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
