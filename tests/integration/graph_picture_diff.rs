@@ -24,25 +24,26 @@ fn what_changed_is_styled_with_a_legend() {
     ] {
         assert!(html.contains(rule), "{rule}");
     }
-    let new = picture.wire("svc:api//gateway", "svc:api//search");
+    // An edge's class and colour.
+    let styled = |source: &str, target: &str| {
+        let wire = picture.wire(source, target);
+        (wire.class.as_str(), wire.stroke.as_str())
+    };
     assert_eq!(
-        (new.class.as_str(), new.stroke.as_str()),
+        styled("svc:api//gateway", "svc:api//search"),
         ("edge new", "#2ca02c")
     );
-    let gone = picture.wire("svc:api//scheduler", "ext:198.51.100.200");
     assert_eq!(
-        (gone.class.as_str(), gone.stroke.as_str()),
+        styled("svc:api//scheduler", "ext:198.51.100.200"),
         ("edge gone", "#999")
     );
     // New and failing: red says more than green.
-    let failing = picture.wire("svc:client//curl", "svc:api//gateway");
     assert_eq!(
-        (failing.class.as_str(), failing.stroke.as_str()),
+        styled("svc:client//curl", "svc:api//gateway"),
         ("edge new", "#d62728")
     );
-    let same = picture.wire("svc:client//curl", "svc:web1//nginx");
     assert_eq!(
-        (same.class.as_str(), same.stroke.as_str()),
+        styled("svc:client//curl", "svc:web1//nginx"),
         ("edge", "#555")
     );
     assert!(html.contains("<g class=\"node external gone\" data-id=\"ext:198.51.100.200\">"));
