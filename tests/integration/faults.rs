@@ -171,22 +171,22 @@ fn a_read_only_file_system_fails_the_run_and_keeps_the_previous_output() {
 
 #[test]
 fn a_state_file_on_a_full_disk_fails_the_run_and_keeps_output_and_state() {
-    // In a namespace of its own, so the state's size does not depend on the
-    // host's socket table.
+    // In a namespace of its own, read alone (--netns own), so the state's
+    // size does not depend on the host's socket table or other tests'.
     in_own_netns(|| {
         let Some(disk) = Tmpfs::mount(64) else { return };
         let env = TestEnv::with_state_dir(&disk.0);
         // A first run writes both; remember them.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let _open = queue_connections(&listener, 2);
-        assert_success(&env.collect().output().unwrap());
+        assert_success(&env.collect().args(["--netns", "own"]).output().unwrap());
         let state = disk.0.join("planet.state");
         let before = (
             fs::read(&state).unwrap(),
             fs::read(env.output_file()).unwrap(),
         );
         disk.fill();
-        let output = env.collect().output().unwrap();
+        let output = env.collect().args(["--netns", "own"]).output().unwrap();
         assert_no_panic(&output);
         assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
         assert!(
