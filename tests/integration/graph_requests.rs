@@ -155,3 +155,53 @@ fn redirects_and_refusals_are_errors_naming_the_status() {
     );
     assert!(!stderr_of(&output).contains("s3cret"));
 }
+
+/// Answers are read as they arrive, several queries at a time; whatever
+/// the timing, the error is the first failed query's in the order
+/// docs/graph.md lists them, and an answer cut short, or of another type,
+/// is an error naming what it was.
+#[test]
+fn of_several_failed_queries_the_first_is_named() {
+    let answer = |query: &'static str, body: &'static str| {
+        move |head: &str| match head.contains(query) {
+            true => ("200 OK", String::new(), body.to_string()),
+            false => one_host(head),
+        }
+    };
+    let cut = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"instance":"h:9100"},"val"#;
+    // planet_upstream comes before the byte rates in the list, and fails
+    // after them.
+    let (port, _) = recorder(move |head: &str| {
+        if head.contains("query=planet_upstream&") {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let body = r#"{"status":"error","errorType":"execution","error":"upstream broke"}"#;
+            return ("200 OK", String::new(), body.to_string());
+        }
+        answer("planet_upstream_bytes_total", cut)(head)
+    });
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..5 {
+        assert_eq!(
+            one_error(&run(graph(&["--prometheus", &url]))),
+            format!("planet: {url}: query planet_upstream: upstream broke\n")
+        );
+    }
+
+    let (port, _) = recorder(answer("planet_upstream_bytes_total", cut));
+    let url = format!("http://127.0.0.1:{port}");
+    let line = one_error(&run(graph(&["--prometheus", &url])));
+    assert!(
+        line.starts_with(&format!(
+            "planet: {url}: not a Prometheus API answer (EOF while parsing"
+        )),
+        "{line}"
+    );
+
+    let matrix = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"]]}]}}"#;
+    let (port, _) = recorder(answer("query=planet_serving&", matrix));
+    let url = format!("http://127.0.0.1:{port}");
+    assert_eq!(
+        one_error(&run(graph(&["--prometheus", &url]))),
+        format!("planet: {url}: query planet_serving: a matrix answer\n")
+    );
+}

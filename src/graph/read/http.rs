@@ -10,6 +10,7 @@
 //! refuse a store on port 9090, so the second is done here (see
 //! `http/proxy.rs`).
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::Duration;
 
@@ -31,6 +32,13 @@ const USER_AGENT: &str = concat!("planet/", env!("CARGO_PKG_VERSION"));
 
 mod proxy;
 mod target;
+
+/// Why an answer's body could not be read: the connection (a time-out, an
+/// answer over the cap), or what it held.
+pub enum BodyError {
+    Io(std::io::Error),
+    Problem(String),
+}
 
 /// A store's HTTP API, ready to ask.
 pub struct Client {
@@ -136,9 +144,15 @@ impl Client {
         remote(&self.shown, &self.secrets, problem)
     }
 
-    /// GET `path` under the URL with `query`: the answer's body, when the
-    /// status is 2xx.
-    pub fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<String, Error> {
+    /// GET `path` under the URL with `query`, when the status is 2xx:
+    /// `read` takes the answer's body as it arrives (at most `max_body`
+    /// bytes, within the query's time), so no answer is held whole.
+    pub fn get<T>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        read: impl FnOnce(&mut dyn BufRead) -> Result<T, BodyError>,
+    ) -> Result<T, Error> {
         let mut request = self.agent.get(format!("{}{path}", self.base));
         for (name, value) in query {
             request = request.query(*name, *value);
@@ -161,10 +175,13 @@ impl Client {
                 .and_then(|body| api_error(&body));
             return Err(self.fail(self.via(refusal(status, None, reason))));
         }
-        (response.body_mut().with_config())
+        let body = (response.into_body().into_with_config())
             .limit(self.max_body)
-            .read_to_string()
-            .map_err(|e| self.fail(self.describe(e)))
+            .reader();
+        read(&mut BufReader::with_capacity(64 << 10, body)).map_err(|e| match e {
+            BodyError::Io(e) => self.fail(self.describe(ureq::Error::from(e))),
+            BodyError::Problem(problem) => self.fail(problem),
+        })
     }
 
     /// What went wrong in ureq's words, said for this store.

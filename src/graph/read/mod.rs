@@ -92,13 +92,35 @@ fn dependency_family(name: &str) -> Option<(bool, Reading)> {
     })
 }
 
-/// A dependency series' identity on one host, by its labels.
-#[derive(PartialEq, Eq, Hash)]
-struct RowKey {
-    host: String,
-    downstream: bool,
-    /// protocol, process, container, name, addr, port.
-    labels: [String; 6],
+/// A dependency series' identity on one host, by its labels: host,
+/// side, then protocol, process, container, name, addr, port, each as
+/// `<length>:<text>` in one string. Looked up from a reused buffer, a
+/// sample of a row already seen costs no allocation (seven strings a
+/// sample were a fifth of a 150,000-edge graph's time).
+struct RowKey;
+
+impl RowKey {
+    const PARTS: usize = 8;
+
+    fn write(key: &mut String, parts: [&str; Self::PARTS]) {
+        use std::fmt::Write as _;
+        key.clear();
+        for part in parts {
+            let _ = write!(key, "{}:{part}", part.len());
+        }
+    }
+
+    fn read(key: &str) -> Option<[String; Self::PARTS]> {
+        let mut parts: [String; Self::PARTS] = Default::default();
+        let mut rest = key;
+        for part in &mut parts {
+            let (len, tail) = rest.split_once(':')?;
+            let len: usize = len.parse().ok()?;
+            *part = tail.get(..len)?.to_string();
+            rest = tail.get(len..)?;
+        }
+        Some(parts)
+    }
 }
 
 /// The fleet, built a sample at a time, so that a reader may drop each
@@ -107,7 +129,9 @@ struct RowKey {
 #[derive(Default)]
 pub struct Builder {
     hosts: BTreeMap<String, Host>,
-    rows: HashMap<RowKey, Traffic>,
+    /// By [`RowKey`].
+    rows: HashMap<String, Traffic>,
+    key: String,
     found: bool,
     /// Container ID -> `<namespace>/<pod>/<container>`.
     from_kubernetes: BTreeMap<String, String>,
@@ -170,21 +194,25 @@ impl Builder {
             return;
         };
         self.found = true;
-        let labels = [
-            label::PROTOCOL,
-            label::PROCESS,
-            label::CONTAINER,
-            label::NAME,
-            label::ADDR,
-            label::PORT,
-        ]
-        .map(get);
-        let key = RowKey {
-            host: host.to_string(),
-            downstream,
-            labels,
+        let get = |l: schema::Label| label(l.name).unwrap_or_default();
+        let side = if downstream { "down" } else { "up" };
+        let parts = [
+            host,
+            side,
+            get(label::PROTOCOL),
+            get(label::PROCESS),
+            get(label::CONTAINER),
+            get(label::NAME),
+            get(label::ADDR),
+            get(label::PORT),
+        ];
+        RowKey::write(&mut self.key, parts);
+        if !self.rows.contains_key(&self.key) {
+            self.rows.insert(self.key.clone(), Traffic::default());
+        }
+        let Some(traffic) = self.rows.get_mut(&self.key) else {
+            return;
         };
-        let traffic = self.rows.entry(key).or_default();
         match reading {
             Reading::Open => traffic.open = value,
             Reading::Bytes => match label(label::DIRECTION.name) {
@@ -214,7 +242,11 @@ impl Builder {
             hosts.insert(name(host), data);
         }
         for (key, traffic) in self.rows {
-            let [protocol, process, container, peer, addr, port] = key.labels;
+            let Some([host, side, protocol, process, container, peer, addr, port]) =
+                RowKey::read(&key)
+            else {
+                continue;
+            };
             let row = Dependency {
                 protocol,
                 process,
@@ -223,10 +255,10 @@ impl Builder {
                 port,
                 traffic,
             };
-            let host = hosts.entry(name(key.host)).or_default();
-            match key.downstream {
-                false => host.upstream.push(row),
-                true => host.downstream.push(row),
+            let host = hosts.entry(name(host)).or_default();
+            match side.as_str() {
+                "down" => host.downstream.push(row),
+                _ => host.upstream.push(row),
             }
         }
         for host in hosts.values_mut() {
@@ -258,6 +290,16 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parts that hold the separator, digits or nothing come back as they were.
+    #[test]
+    fn a_row_key_reads_back_its_parts() {
+        let parts = ["h:1", "up", "", "12:3", "::1", "a\u{0}b", "é", "80"];
+        let mut key = String::new();
+        RowKey::write(&mut key, parts);
+        assert_eq!(RowKey::read(&key), Some(parts.map(String::from)));
+        assert_eq!(RowKey::read("3:abc"), None);
+    }
 
     #[test]
     fn cadvisor_ids_give_the_container_id() {
