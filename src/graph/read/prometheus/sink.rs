@@ -140,10 +140,10 @@ impl<'de> Visitor<'de> for ItemVisitor {
             value: None,
         };
         let mut valued = false;
-        while let Some(Field(field)) = map.next_key()? {
+        while let Some(field) = map.next_key_seed(OneOf(&["metric", "value"]))? {
             match field {
-                Some("metric") => map.next_value_seed(LabelsSeed(&mut item.labels))?,
-                Some("value") => {
+                Some(0) => map.next_value_seed(LabelsSeed(&mut item.labels))?,
+                Some(_) => {
                     item.value = map.next_value_seed(PointSeed)?;
                     valued = true;
                 }
@@ -156,29 +156,6 @@ impl<'de> Visitor<'de> for ItemVisitor {
             true => Ok(item),
             false => Err(de::Error::missing_field("value")),
         }
-    }
-}
-
-/// A sample's field, read without a copy: `metric`, `value` or another.
-struct Field(Option<&'static str>);
-
-impl<'de> Deserialize<'de> for Field {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Field, D::Error> {
-        deserializer.deserialize_str(FieldVisitor)
-    }
-}
-
-struct FieldVisitor;
-
-impl<'de> Visitor<'de> for FieldVisitor {
-    type Value = Field;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a field name")
-    }
-
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
-        Ok(Field(["metric", "value"].into_iter().find(|f| *f == name)))
     }
 }
 
@@ -202,7 +179,7 @@ impl<'de> Visitor<'de> for LabelsSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(LabelName(read)) = map.next_key()? {
+        while let Some(read) = map.next_key_seed(OneOf(&READ))? {
             match read {
                 Some(i) => map.next_value_seed(LabelValue(&mut *self.0, i))?,
                 None => {
@@ -214,26 +191,26 @@ impl<'de> Visitor<'de> for LabelsSeed<'_> {
     }
 }
 
-/// A label's name: which of [`READ`] it is, if one.
-struct LabelName(Option<usize>);
+/// A name, read without a copy: which of these it is, if one.
+struct OneOf(&'static [&'static str]);
 
-impl<'de> Deserialize<'de> for LabelName {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<LabelName, D::Error> {
-        deserializer.deserialize_str(LabelNameVisitor)
+impl<'de> DeserializeSeed<'de> for OneOf {
+    type Value = Option<usize>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
     }
 }
 
-struct LabelNameVisitor;
-
-impl<'de> Visitor<'de> for LabelNameVisitor {
-    type Value = LabelName;
+impl<'de> Visitor<'de> for OneOf {
+    type Value = Option<usize>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a label name")
+        f.write_str("a name")
     }
 
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<LabelName, E> {
-        Ok(LabelName(READ.iter().position(|r| *r == name)))
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|known| *known == name))
     }
 }
 
