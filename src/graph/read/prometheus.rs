@@ -167,8 +167,7 @@ pub fn from_prometheus(store: &Store, window: Duration, at: SystemTime) -> Resul
     read?;
     // The answers are added as they come, in any order: the builder's
     // result does not depend on it.
-    let errors = in_flight(&client, rest, &time, |i, sample| add(rest[i].0, sample))?;
-    match errors {
+    match in_flight(&client, rest, &time, |i, sample| add(rest[i].0, sample)) {
         Some(error) => Err(error),
         None => {
             // Shown by hostname where it is one instance's alone.
@@ -192,7 +191,7 @@ enum Message {
 }
 
 /// Runs `queries`, [`IN_FLIGHT`] at a time, handing each sample to `add`
-/// on this thread. The error returned is the first query's (in the list)
+/// on this thread. The error, if any, is the first query's (in the list)
 /// to fail, or `add`'s, whatever the timing; a query after a failed one is
 /// stopped.
 fn in_flight(
@@ -200,7 +199,7 @@ fn in_flight(
     queries: &[(&str, String)],
     time: &str,
     mut add: impl FnMut(usize, Sample) -> Result<(), Error>,
-) -> Result<Option<Error>, Error> {
+) -> Option<Error> {
     let next = AtomicUsize::new(0);
     // The index of the first failed query; those after it stop.
     let failed_at = AtomicUsize::new(usize::MAX);
@@ -247,7 +246,7 @@ fn in_flight(
             }
         }
     });
-    Ok(first.map(|(_, error)| error))
+    first.map(|(_, error)| error)
 }
 
 /// One instant query: each sample of its vector to `each` as it is read,
