@@ -363,6 +363,3 @@ mod tests {
         assert_eq!(page, render(&two, Units::Totals), "the same bytes");
     }
 }
-
-#[cfg(test)]
-mod scale;
