@@ -146,7 +146,9 @@ pub fn from_prometheus(store: &Store, window: Duration, at: SystemTime) -> Resul
     };
     // The first alone: an unreachable store, or one that refuses, is said
     // once, naming it.
-    let (first, rest) = queries.split_first().expect("the graph reads families");
+    let Some((first, rest)) = queries.split_first() else {
+        return builder.finish(&BTreeMap::new(), client.shown());
+    };
     let mut failed = None;
     let read = query_each(
         &client,

@@ -23,12 +23,13 @@ pub fn partition<T: Copy + PartialOrd>(
     let mut lanes = 0;
     let mut out = Vec::with_capacity(spans.len());
     for (start, end, id) in spans {
-        let lane = match ends.peek() {
-            Some(Reverse((Key(last), _))) if clear(*last, start) => {
-                let Reverse((_, lane)) = ends.pop().expect("peeked");
-                lane
-            }
-            _ => {
+        let free = ends
+            .peek()
+            .is_some_and(|Reverse((Key(last), _))| clear(*last, start));
+        let reused = if free { ends.pop() } else { None };
+        let lane = match reused {
+            Some(Reverse((_, lane))) => lane,
+            None => {
                 lanes += 1;
                 lanes - 1
             }
